@@ -1,0 +1,71 @@
+"""Usage dashboard: the application factory."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from core.config import InsecureConfiguration, Settings
+from core.extensions import csrf, db, htmx, login_manager, migrate
+from core.secrets_box import SecretBox
+from core.upstreams import build_upstreams
+
+
+def load_settings(test_config: Mapping[str, Any] | None) -> Settings:
+    """Read USAGE_* settings; `test_config` entries named USAGE_* override them."""
+    overrides = {
+        key.removeprefix("USAGE_").lower(): value
+        for key, value in (test_config or {}).items()
+        if key.startswith("USAGE_")
+    }
+    return Settings(**overrides)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Create and configure the app; nothing connects to a server here."""
+    app = Flask(__name__, instance_relative_config=True)
+    settings = load_settings(test_config)
+    try:
+        settings.check_production_safety()
+    except InsecureConfiguration as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.resolved_database_url(app.instance_path),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not settings.demo_enabled,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=not settings.demo_enabled,
+        REMEMBER_COOKIE_DURATION=timedelta(days=14),
+        USAGE=settings,
+    )
+    if test_config:
+        app.config.from_mapping(
+            {k: v for k, v in test_config.items() if not k.startswith("USAGE_")}
+        )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    app.extensions["upstreams"] = build_upstreams(app, settings)
+    app.extensions["secret_box"] = SecretBox(settings.encryption_key_list)
+
+    from blueprints import register_blueprints
+    from core.cli import register_cli
+
+    register_blueprints(app)
+    register_cli(app)
+    return app

@@ -1,0 +1,305 @@
+"""The one cached upstream session: credential-keyed cache, freshness, retries, stale-on-error.
+
+requests-cache stores the responses (SQLite or Redis, with its serialisation and redaction);
+the policy is ours because the library's defaults do not fit an API proxy:
+- its key ignores `Authorization`, so two tenants would share a response: our key is an
+  HMAC over the request *and* the credential, and the credential is redacted from storage;
+- it would cache a 200 whose body is malformed: we parse first and store only what parsed;
+- stale-if-error must say *why* it is stale, and must not hide a revoked key (4xx).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from requests_cache import DO_NOT_CACHE, CachedSession
+from requests_cache.backends import BaseCache, RedisCache, SQLiteCache
+
+from .errors import (
+    BadResponse,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from .result import Fetched
+from .singleflight import SingleFlight
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Redacted from every stored request and response. requests-cache matches these names
+# case-sensitively, so they are spelled exactly as requests sends them.
+SECRET_HEADERS = (
+    "Authorization",
+    "authorization",
+    "X-API-KEY",
+    "x-api-key",
+    "Cookie",
+    "Set-Cookie",
+)
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """Timeouts, retries and freshness for upstream reads (seconds)."""
+
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    deadline: float = 20.0
+    retry_after_max: float = 5.0
+    backoff_base: float = 0.2
+    ttl_past: float = 6 * 3600
+    ttl_today: float = 60
+    stale_max: float = 24 * 3600
+
+    def ttl_for(self, range_end, today) -> timedelta:
+        """Keep a range that ended before today long; one that includes today briefly."""
+        return timedelta(seconds=self.ttl_past if range_end < today else self.ttl_today)
+
+
+@dataclass(frozen=True)
+class UpstreamRequest:
+    """One upstream read, described without the network."""
+
+    api: str  # names the upstream in messages and logs, e.g. "isnotai (us)"
+    namespace: str  # which upstream instance, for the cache key (not the resolved host)
+    method: str
+    base_url: str
+    path: str
+    scope: str  # the credential's identity; only its HMAC reaches the cache key
+    ttl: timedelta
+    params: Mapping[str, str] | None = None
+    json_body: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """Return the absolute URL; a base URL may carry a path prefix."""
+        return self.base_url.rstrip("/") + self.path
+
+
+Decoder = Callable[[requests.Response], T]
+
+
+def open_backend(cache_url: str, stale_max: float) -> BaseCache:
+    """Open the requests-cache backend named by a `sqlite:///path` or `redis://` URL."""
+    scheme = urlsplit(cache_url).scheme
+    if scheme in ("redis", "rediss", "unix"):
+        from redis import Redis
+
+        # Keep Redis entries past their freshness so they can still be served stale.
+        return RedisCache(
+            namespace="usage-http",
+            connection=Redis.from_url(cache_url, socket_timeout=2, socket_connect_timeout=2),
+            ttl_offset=int(stale_max) + 60,
+        )
+    if scheme == "sqlite":
+        path = cache_url.removeprefix("sqlite:///")
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return SQLiteCache(path, wal=True, busy_timeout=5000)
+    if cache_url == "memory":
+        return BaseCache()
+    raise ValueError(
+        f"USAGE_CACHE_URL must be sqlite:///PATH or redis://HOST:PORT/DB, not {scheme!r}"
+    )
+
+
+class CachedUpstream:
+    """Cached, retried, single-flight upstream reads for one process."""
+
+    def __init__(
+        self,
+        cache_url: str,
+        key_secret: str,
+        policy: HttpPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.cache_url = cache_url
+        self.policy = policy or HttpPolicy()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._sleep = sleep
+        self._key = hashlib.sha256(b"usage-cache-key\0" + key_secret.encode()).digest()
+        self._flights = SingleFlight()
+        self._lock = threading.Lock()
+        self._session: CachedSession | None = None
+        self._pid: int | None = None
+
+    # -- the session -------------------------------------------------------------------
+
+    @property
+    def session(self) -> CachedSession:
+        """Return this process's session, creating it on first use (after any fork)."""
+        pid = os.getpid()
+        if self._session is None or self._pid != pid:
+            with self._lock:
+                if self._session is None or self._pid != pid:
+                    self._session = CachedSession(
+                        backend=open_backend(self.cache_url, self.policy.stale_max),
+                        expire_after=DO_NOT_CACHE,  # reads and writes are explicit below
+                        ignored_parameters=SECRET_HEADERS,
+                        allowable_codes=(200,),
+                    )
+                    self._session.headers["Accept"] = "application/json"
+                    self._pid = pid
+        return self._session
+
+    def close(self) -> None:
+        """Close the session and its backend connections."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # -- cache -------------------------------------------------------------------------
+
+    def cache_key(self, req: UpstreamRequest) -> str:
+        """Return the HMAC key of a request and its credential; the credential is not kept."""
+        material = json.dumps(
+            [
+                req.namespace,
+                req.method.upper(),
+                req.path,
+                sorted((req.params or {}).items()),
+                req.json_body,
+                req.scope,
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        return hmac.new(self._key, material.encode(), hashlib.sha256).hexdigest()
+
+    def _read_cache(self, key: str):
+        try:
+            return self.session.cache.get_response(key)
+        except Exception as exc:
+            log.warning("cache read failed: %s", type(exc).__name__)
+            return None
+
+    def _write_cache(self, key: str, response: requests.Response, ttl: timedelta) -> None:
+        try:
+            self.session.cache.save_response(response, key, datetime.now(UTC) + ttl)
+        except Exception as exc:
+            log.warning("cache write failed: %s", type(exc).__name__)
+
+    def invalidate(self, req: UpstreamRequest) -> None:
+        """Forget the cached answer to one request."""
+        self.session.cache.delete(self.cache_key(req))
+
+    # -- reads -------------------------------------------------------------------------
+
+    def fetch(
+        self, req: UpstreamRequest, decode: Decoder[T], *, refresh: bool = False
+    ) -> Fetched[T]:
+        """Return the decoded answer, from the cache when fresh; `refresh` bypasses it."""
+        key = self.cache_key(req)
+        cached = self._read_cache(key)
+        if not refresh:
+            hit = self._fresh(cached, decode)
+            if hit is not None:
+                return hit
+        return self._flights.run(
+            f"{key}:{refresh}", lambda: self._fetch_upstream(req, key, decode, refresh, cached)
+        )
+
+    def _fresh(self, cached, decode: Decoder[T]) -> Fetched[T] | None:
+        if cached is None or cached.expires is None or cached.expires <= self.clock():
+            return None
+        try:
+            return Fetched(decode(cached), cached.created_at, "cache")
+        except UpstreamError:
+            return None
+
+    def _fetch_upstream(
+        self, req: UpstreamRequest, key: str, decode: Decoder[T], refresh: bool, cached
+    ) -> Fetched[T]:
+        if not refresh:
+            # Another flight may have filled the cache since this caller looked.
+            cached = self._read_cache(key) or cached
+            hit = self._fresh(cached, decode)
+            if hit is not None:
+                return hit
+        try:
+            response, value = self.send(req, decode)
+        except UpstreamError as exc:
+            stale = self._stale(cached, decode, exc)
+            if stale is None:
+                raise
+            log.warning("serving stale %s data: %s", req.api, exc.message)
+            return stale
+        self._write_cache(key, response, req.ttl)
+        return Fetched(value, datetime.now(UTC), "upstream")
+
+    def _stale(self, cached, decode: Decoder[T], exc: UpstreamError) -> Fetched[T] | None:
+        if cached is None or not exc.serve_stale:
+            return None
+        age = self.clock() - cached.created_at
+        if age > timedelta(seconds=self.policy.stale_max):
+            return None
+        try:
+            return Fetched(decode(cached), cached.created_at, "stale", exc.message)
+        except UpstreamError:
+            return None
+
+    def send(self, req: UpstreamRequest, decode: Decoder[T]) -> tuple[requests.Response, T]:
+        """Call the upstream (no cache), retrying reads within the deadline; decode the answer."""
+        policy = self.policy
+        deadline = time.monotonic() + policy.deadline
+        attempt = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                response = self.session.request(
+                    req.method,
+                    req.url,
+                    params=req.params,
+                    json=req.json_body,
+                    headers=dict(req.headers),
+                    timeout=(
+                        max(0.01, min(policy.connect_timeout, remaining)),
+                        max(0.01, min(policy.read_timeout, remaining)),
+                    ),
+                    allow_redirects=False,
+                    expire_after=DO_NOT_CACHE,
+                )
+                return response, decode(response)
+            except requests.Timeout:
+                error: UpstreamError = UpstreamTimeout(
+                    req.api, f"{req.api} did not answer in time; try again in a moment"
+                )
+            except requests.ConnectionError:
+                error = UpstreamUnavailable(
+                    req.api, f"could not connect to {req.api}; try again in a moment"
+                )
+            except RateLimited as exc:
+                wait = exc.retry_after
+                remaining = deadline - time.monotonic()
+                if wait is not None and wait <= policy.retry_after_max and wait < remaining:
+                    self._sleep(wait)
+                    attempt += 1
+                    continue
+                raise
+            except BadResponse as exc:
+                if not exc.retryable:
+                    raise
+                error = exc
+            except UpstreamUnavailable as exc:
+                error = exc
+            attempt += 1
+            pause = policy.backoff_base * (2 ** (attempt - 1)) * (1 + random.random() / 2)  # noqa: S311
+            if time.monotonic() + pause >= deadline:
+                raise error
+            self._sleep(pause)

@@ -1,0 +1,93 @@
+"""Typed upstream failures, each with a message a person understands."""
+
+from __future__ import annotations
+
+
+class UpstreamError(Exception):
+    """An upstream call failed; `message` is safe to show, never containing a credential."""
+
+    # HTTP status the dashboard answers with when this error reaches a page.
+    page_status = 502
+    # Whether a stale cached answer may stand in for the failed call.
+    serve_stale = False
+
+    def __init__(
+        self,
+        api: str,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.api = api
+        self.message = message
+        self.status = status
+        self.code = code
+        self.field = field
+
+    def __str__(self) -> str:
+        details = [
+            text
+            for text in (
+                self.code and f"code {self.code}",
+                self.field and f"field {self.field}",
+                self.status and f"HTTP {self.status}",
+            )
+            if text
+        ]
+        return f"{self.api}: {self.message}" + (f" ({', '.join(details)})" if details else "")
+
+
+class InvalidRequest(UpstreamError):
+    """The upstream rejected the parameters (HTTP 400)."""
+
+    page_status = 400
+
+
+class AuthenticationFailed(UpstreamError):
+    """The credential was refused (HTTP 401): missing, unknown, or from the other region."""
+
+
+class PermissionDenied(UpstreamError):
+    """The credential may not read this resource (HTTP 403)."""
+
+
+class NotFound(UpstreamError):
+    """The upstream has no such resource (HTTP 404)."""
+
+
+class RateLimited(UpstreamError):
+    """The upstream asked us to slow down (HTTP 429)."""
+
+    page_status = 503
+    serve_stale = True
+
+    def __init__(self, api: str, message: str, *, retry_after: float | None = None, **kw) -> None:
+        super().__init__(api, message, **kw)
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The upstream failed on its side (HTTP 5xx) or could not be reached."""
+
+    serve_stale = True
+
+
+class UpstreamTimeout(UpstreamError):
+    """The upstream did not answer within the configured limits."""
+
+    page_status = 504
+    serve_stale = True
+
+
+class BadResponse(UpstreamError):
+    """The upstream answered with a body that is not the documented shape."""
+
+    serve_stale = True
+
+    def __init__(self, api: str, message: str, *, retryable: bool = False, **kw) -> None:
+        super().__init__(api, message, **kw)
+        # A body that is not JSON at all is often a proxy hiccup; a wrong JSON shape is not.
+        self.retryable = retryable

@@ -1,0 +1,35 @@
+"""Reading upstream HTTP answers: JSON bodies that may not be JSON, and Retry-After."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import requests
+
+
+def json_body(response: requests.Response) -> object | None:
+    """Return the decoded JSON body, or None when the body is empty or not JSON."""
+    if not response.content:
+        return None
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """Return Retry-After in seconds (delta or HTTP date), or None when absent or unreadable."""
+    raw = (response.headers.get("Retry-After") or "").strip()
+    if not raw:
+        return None
+    if raw.isdigit():
+        return float(raw)
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

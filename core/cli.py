@@ -1,0 +1,28 @@
+"""Command-line commands registered on the app (`flask --app app …`)."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask_migrate import upgrade
+
+from .demo_seed import DEMO_LOGINS, seed_demo
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the app's commands."""
+    app.cli.add_command(setup_command)
+
+
+@click.command("setup")
+def setup_command() -> None:
+    """Bring the database schema up to date; in demo mode, add the demo tenants and logins."""
+    upgrade()
+    settings = current_app.config["USAGE"]
+    if settings.demo_enabled:
+        seed_demo()
+        click.echo("Demo mode: simulated upstreams, demo tenants and these logins:")
+        for email, password, what in DEMO_LOGINS:
+            click.echo(f"  {email:<28} {password:<20} {what}")
+    else:
+        click.echo("Database is up to date.")

@@ -1,0 +1,102 @@
+"""Settings from `USAGE_*` environment variables (or a `.env` file), with defaults for all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - the value production refuses
+
+
+class InsecureConfiguration(RuntimeError):
+    """The configuration is unsafe for production; the message says how to fix it."""
+
+
+class Settings(BaseSettings):
+    """Typed `USAGE_*` configuration; `instance_path` anchors the local defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="USAGE_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    secret_key: str = DEFAULT_SECRET_KEY
+    # Comma-separated keys for the stored isnotai keys; the first encrypts, any decrypts.
+    # Empty: derived from the secret key. Losing every listed key loses the stored keys.
+    encryption_keys: str = ""
+    database_url: str = ""  # empty: SQLite file in instance/
+    cache_url: str = ""  # empty: SQLite file in instance/; or redis://host:port/db
+    demo: Literal["auto", "on", "off"] = "auto"
+    env: Literal["development", "production"] = "development"
+
+    isnotai_us_url: str = "https://api.isnotai.com"
+    isnotai_eu_url: str = "https://api-eu.isnotai.com"
+    evovoice_url: str = "https://evovoice.io"
+    evovoice_username: str = ""
+    evovoice_password: str = ""
+    evovoice_auth: Literal["credentials", "basic"] = "credentials"
+
+    # Upstream HTTP limits, seconds.
+    connect_timeout: float = Field(3.05, gt=0)
+    read_timeout: float = Field(10.0, gt=0)
+    upstream_deadline: float = Field(20.0, gt=0)
+    retry_after_max: float = Field(5.0, ge=0)  # longer Retry-After: report instead of waiting
+    evovoice_concurrency: int = Field(8, ge=1, le=64)
+
+    # Cache freshness, seconds.
+    cache_ttl_past: int = Field(6 * 3600, ge=0)
+    cache_ttl_today: int = Field(60, ge=0)
+    cache_stale_max: int = Field(24 * 3600, ge=0)
+
+    @field_validator("secret_key", "evovoice_username", "evovoice_password", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @property
+    def encryption_key_list(self) -> list[str]:
+        """Return the data-encryption keys, newest first."""
+        keys = [k.strip() for k in self.encryption_keys.split(",") if k.strip()]
+        return keys or [self.secret_key]
+
+    @property
+    def has_upstream_credentials(self) -> bool:
+        """Tell whether a real EvoVoice credential is configured."""
+        return bool(self.evovoice_username and self.evovoice_password)
+
+    @property
+    def demo_enabled(self) -> bool:
+        """Tell whether demo mode (embedded simulators, demo logins) is on."""
+        if self.demo == "auto":
+            return not self.has_upstream_credentials
+        return self.demo == "on"
+
+    def resolved_database_url(self, instance_path: str | Path) -> str:
+        """Return the database URL, defaulting to a SQLite file in the instance folder."""
+        return self.database_url or f"sqlite:///{Path(instance_path) / 'dashboard.sqlite'}"
+
+    def resolved_cache_url(self, instance_path: str | Path) -> str:
+        """Return the cache URL, defaulting to a SQLite file in the instance folder."""
+        return self.cache_url or f"sqlite:///{Path(instance_path) / 'http_cache.sqlite'}"
+
+    @property
+    def is_production(self) -> bool:
+        """Tell whether this start serves real upstream data (demo off, or declared production)."""
+        return self.env == "production" or not self.demo_enabled
+
+    def check_production_safety(self) -> None:
+        """Refuse a production start with a missing or default secret key."""
+        if not self.is_production:
+            return
+        if (
+            not self.secret_key
+            or self.secret_key == DEFAULT_SECRET_KEY
+            or len(self.secret_key) < 32
+        ):
+            raise InsecureConfiguration(
+                "USAGE_SECRET_KEY is missing, the default, or shorter than 32 characters; "
+                "set it to a long random value, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )

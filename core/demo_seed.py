@@ -1,0 +1,81 @@
+"""Demo tenants and logins, matching the simulators' demo data."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import select
+
+from models import Tenant, User
+
+from .extensions import db
+
+# (email, password, what the login shows) — demo data, printed by `flask setup`.
+DEMO_LOGINS = (
+    ("staff@demo.invalid", "demo-staff", "staff: every account and tenant"),
+    ("acme@demo.invalid", "demo-acme", "customer of acme (isnotai US Pro, whole EvoVoice account)"),
+    (
+        "globex@demo.invalid",
+        "demo-globex",
+        "customer of globex (isnotai EU Enterprise, one customer)",
+    ),
+    ("initech@demo.invalid", "demo-initech", "customer of initech (isnotai US Free, hostile ids)"),
+)
+
+
+def demo_tenants() -> list[dict]:
+    """Return the demo tenants' fields, from the simulators' data."""
+    from simulators.data import EVOVOICE_ACCOUNTS, isnotai_integration
+
+    northwind, hostile, _, unicode_account, _ = list(EVOVOICE_ACCOUNTS)
+    return [
+        {
+            "name": "acme",
+            "integration": isnotai_integration("acme"),
+            "account": northwind,
+            "customer": None,
+        },
+        {
+            "name": "globex",
+            "integration": isnotai_integration("globex"),
+            "account": unicode_account,
+            "customer": EVOVOICE_ACCOUNTS[unicode_account][0],
+        },
+        {
+            "name": "initech",
+            "integration": isnotai_integration("initech"),
+            "account": hostile,
+            "customer": None,
+        },
+    ]
+
+
+def seed_demo() -> None:
+    """Add the demo tenants and logins that are missing; leave existing rows alone."""
+    box = current_app.extensions["secret_box"]
+    tenants = {}
+    for spec in demo_tenants():
+        tenant = db.session.scalar(select(Tenant).where(Tenant.name == spec["name"]))
+        if tenant is None:
+            key = spec["integration"].key
+            tenant = Tenant(
+                name=spec["name"],
+                isnotai_key_encrypted=box.encrypt(key),
+                isnotai_key_last4=key[-4:],
+                isnotai_region=spec["integration"].region,
+                evovoice_account_id=spec["account"],
+                evovoice_customer_id=spec["customer"],
+            )
+            db.session.add(tenant)
+        tenants[spec["name"]] = tenant
+    for email, password, _ in DEMO_LOGINS:
+        if db.session.scalar(select(User).where(User.email == email)) is not None:
+            continue
+        name = email.split("@")[0]
+        user = User(
+            email=email,
+            role="staff" if name == "staff" else "customer",
+            tenant=tenants.get(name),
+        )
+        user.set_password(password)
+        db.session.add(user)
+    db.session.commit()

@@ -1,0 +1,49 @@
+"""Encryption at rest for stored upstream keys (Fernet), and how they are shown (masked)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+
+class SecretBox:
+    """Encrypt with the first key, decrypt with any, so keys can be rotated."""
+
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise ValueError("at least one encryption key is needed")
+        self._fernet = MultiFernet([Fernet(_fernet_key(k)) for k in keys])
+
+    def encrypt(self, plaintext: str) -> str:
+        """Return the ciphertext of a secret, as text."""
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, ciphertext: str) -> str:
+        """Return the plaintext; raise ValueError when no configured key opens it."""
+        try:
+            return self._fernet.decrypt(ciphertext.encode()).decode()
+        except InvalidToken:
+            raise ValueError(
+                "a stored key cannot be decrypted with the configured USAGE_ENCRYPTION_KEYS"
+            ) from None
+
+    def rotate(self, ciphertext: str) -> str:
+        """Re-encrypt a ciphertext under the first (newest) key."""
+        return self._fernet.rotate(ciphertext.encode()).decode()
+
+
+def _fernet_key(material: str) -> bytes:
+    # Any passphrase works: it is stretched to the 32 bytes Fernet wants.
+    return base64.urlsafe_b64encode(
+        hashlib.sha256(b"usage-data-key\0" + material.encode()).digest()
+    )
+
+
+def mask(secret: str | None) -> str:
+    """Show a key as its prefix and last four characters, like `aik_v1_…Xy3Q`."""
+    if not secret:
+        return ""
+    prefix = "aik_v1_" if secret.startswith("aik_v1_") else ""
+    return f"{prefix}…{secret[-4:]}" if len(secret) > len(prefix) + 8 else "…"

@@ -1,0 +1,85 @@
+"""The upstream clients of this app, built from settings: real APIs or the demo simulators."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from clients.cached_http import CachedUpstream, HttpPolicy
+from clients.evovoice import EvovoiceClient
+from clients.isnotai import IsnotaiClient
+
+from .config import Settings
+from .demo import DemoUpstreams
+
+
+@dataclass
+class Upstreams:
+    """The cached session and one client per upstream."""
+
+    http: CachedUpstream
+    isnotai: IsnotaiClient
+    evovoice: EvovoiceClient | None  # None when no service credential is configured
+    demo: DemoUpstreams | None
+
+
+def policy_from(settings: Settings) -> HttpPolicy:
+    """Return the HTTP policy the settings describe."""
+    return HttpPolicy(
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        deadline=settings.upstream_deadline,
+        retry_after_max=settings.retry_after_max,
+        ttl_past=settings.cache_ttl_past,
+        ttl_today=settings.cache_ttl_today,
+        stale_max=settings.cache_stale_max,
+    )
+
+
+def build_upstreams(app: Flask, settings: Settings) -> Upstreams:
+    """Build the clients; nothing connects until the first read."""
+    http = CachedUpstream(
+        settings.resolved_cache_url(app.instance_path), settings.secret_key, policy_from(settings)
+    )
+    if settings.demo_enabled:
+        from simulators.data import EVOVOICE_SERVICE_USER
+
+        demo = DemoUpstreams()
+        username, password = EVOVOICE_SERVICE_USER
+        isnotai = IsnotaiClient(http, demo.isnotai_urls, namespace="demo:isnotai")
+        evovoice = EvovoiceClient(
+            http,
+            demo.evovoice_url,
+            username,
+            password,
+            concurrency=settings.evovoice_concurrency,
+            namespace="demo:evovoice",
+        )
+        return Upstreams(http, isnotai, evovoice, demo)
+
+    urls = {"us": settings.isnotai_us_url, "eu": settings.isnotai_eu_url}
+    isnotai = IsnotaiClient(http, lambda: urls, namespace="isnotai:" + _tag(str(urls)))
+    evovoice = None
+    if settings.has_upstream_credentials:
+        evovoice = EvovoiceClient(
+            http,
+            lambda: settings.evovoice_url,
+            settings.evovoice_username,
+            settings.evovoice_password,
+            auth=settings.evovoice_auth,
+            concurrency=settings.evovoice_concurrency,
+            namespace="evovoice:" + _tag(settings.evovoice_url),
+        )
+    return Upstreams(http, isnotai, evovoice, None)
+
+
+def _tag(text: str) -> str:
+    # Entries from one upstream host never answer for another (staging vs production).
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def upstreams() -> Upstreams:
+    """Return the current app's upstreams."""
+    return current_app.extensions["upstreams"]

@@ -1,0 +1,155 @@
+"""Shared fixtures: the simulators on loopback, cached clients, the app, and Redis."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from clients.cached_http import CachedUpstream, HttpPolicy
+from clients.evovoice import EvovoiceClient
+from clients.isnotai import IsnotaiClient
+from simulators import SimulatorState, start_simulators
+from simulators.data import EVOVOICE_SERVICE_USER
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REDIS_URL = os.environ.get("USAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+@pytest.fixture(scope="session")
+def sims():
+    """Run both simulators for the whole session on an ephemeral loopback port."""
+    running = start_simulators(host="127.0.0.1", port=0, state=SimulatorState(rate_limits=False))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_simulators(request):
+    """Give each test simulators without faults, calls, sessions or changed settings."""
+    if "sims" not in request.fixturenames:
+        yield
+        return
+    sims = request.getfixturevalue("sims")
+    sims.state.reset()
+    sims.state.update(rate_limits=False)
+    yield
+    sims.state.reset()
+
+
+class Clock:
+    """A UTC clock the tests can move forward instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def policy() -> HttpPolicy:
+    """Short limits so failure paths finish quickly."""
+    return HttpPolicy(
+        connect_timeout=1.0,
+        read_timeout=1.0,
+        deadline=3.0,
+        retry_after_max=1.5,
+        backoff_base=0.02,
+        ttl_past=6 * 3600,
+        ttl_today=60,
+        stale_max=24 * 3600,
+    )
+
+
+@pytest.fixture
+def cache_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'http_cache.sqlite'}"
+
+
+@pytest.fixture
+def upstream(cache_url, policy, clock):
+    http = CachedUpstream(cache_url, TEST_SECRET, policy, clock=clock)
+    yield http
+    http.close()
+
+
+@pytest.fixture
+def isnotai(upstream, sims) -> IsnotaiClient:
+    return IsnotaiClient(
+        upstream, lambda: {"us": sims.isnotai_us_url, "eu": sims.isnotai_eu_url}, "test:isnotai"
+    )
+
+
+@pytest.fixture
+def evovoice(upstream, sims) -> EvovoiceClient:
+    username, password = EVOVOICE_SERVICE_USER
+    return EvovoiceClient(
+        upstream, lambda: sims.evovoice_url, username, password, namespace="test:evovoice"
+    )
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """Return a Redis URL to test against; skip locally (never in CI) when none answers."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        if IN_CI:
+            pytest.fail(f"CI must test Redis, but {REDIS_URL} did not answer: {exc}")
+        pytest.skip(f"no Redis server at {REDIS_URL} ({type(exc).__name__})")
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+@pytest.fixture
+def app_config(tmp_path, sims) -> dict:
+    """Configuration of an app wired to the test simulators as if they were production."""
+    username, password = EVOVOICE_SERVICE_USER
+    return {
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "USAGE_SECRET_KEY": TEST_SECRET,
+        "USAGE_DEMO": "off",
+        "USAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite'}",
+        "USAGE_CACHE_URL": f"sqlite:///{tmp_path / 'cache.sqlite'}",
+        "USAGE_ISNOTAI_US_URL": sims.isnotai_us_url,
+        "USAGE_ISNOTAI_EU_URL": sims.isnotai_eu_url,
+        "USAGE_EVOVOICE_URL": sims.evovoice_url,
+        "USAGE_EVOVOICE_USERNAME": username,
+        "USAGE_EVOVOICE_PASSWORD": password,
+        "USAGE_UPSTREAM_DEADLINE": 3.0,
+        "USAGE_READ_TIMEOUT": 1.0,
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    application = create_app(app_config)
+    with application.app_context():
+        upgrade()
+    yield application
+    application.extensions["upstreams"].http.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
