@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -155,6 +156,9 @@ class CachedUpstream:
                         allowable_codes=(200,),
                     )
                     self._session.headers["Accept"] = "application/json"
+                    # No shared cookie jar: one upstream's session cookies must never travel
+                    # to another host, nor into a cached request. Clients send their own.
+                    self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
                     self._pid = pid
         return self._session
 
@@ -185,14 +189,14 @@ class CachedUpstream:
     def _read_cache(self, key: str):
         try:
             return self.session.cache.get_response(key)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken cache must not break the page
             log.warning("cache read failed: %s", type(exc).__name__)
             return None
 
     def _write_cache(self, key: str, response: requests.Response, ttl: timedelta) -> None:
         try:
             self.session.cache.save_response(response, key, datetime.now(UTC) + ttl)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - likewise for writes
             log.warning("cache write failed: %s", type(exc).__name__)
 
     def invalidate(self, req: UpstreamRequest) -> None:

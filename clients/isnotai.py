@@ -103,7 +103,8 @@ def parse_usage(
     api = f"isnotai ({region})"
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise BadResponse(api, "isnotai answered without the documented usage data")
-    totals_raw = body.get("totals") or {}
+    totals_raw = body.get("totals")
+    totals_raw = {} if totals_raw is None else totals_raw
     if not isinstance(totals_raw, dict):
         raise BadResponse(api, "isnotai answered with totals that are not an object")
 

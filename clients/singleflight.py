@@ -28,7 +28,7 @@ class SingleFlight:
             return flight.result()
         try:
             flight.set_result(fn())
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - followers must see the same failure
             flight.set_exception(exc)
         finally:
             with self._lock:

@@ -18,6 +18,11 @@ REDIS_URL = os.environ.get("USAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
+@pytest.fixture
+def test_secret() -> str:
+    return TEST_SECRET
+
+
 @pytest.fixture(scope="session")
 def sims():
     """Run both simulators for the whole session on an ephemeral loopback port."""

@@ -1,0 +1,266 @@
+"""The cached upstream session: per-credential keys, freshness, stale-on-error, single flight."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from clients.cached_http import CachedUpstream
+from clients.errors import AuthenticationFailed, BadResponse, NotFound, UpstreamUnavailable
+from clients.evovoice import EvovoiceClient
+from clients.isnotai import IsnotaiClient
+from simulators.data import EVOVOICE_SERVICE_USER, isnotai_expected, isnotai_integration
+
+ACME = isnotai_integration("acme")
+INITECH = isnotai_integration("initech")  # same region as acme: same URL, other key
+
+
+def today():
+    return datetime.now(UTC).date()
+
+
+def past_range():
+    end = today() - timedelta(days=1)
+    return end - timedelta(days=4), end
+
+
+def usage_calls(sims) -> int:
+    return len([c for c in sims.state.calls() if c["path"].endswith(("/v1/usage", "/ai/usage"))])
+
+
+def stored_bytes(cache_url: str) -> bytes:
+    """Return every byte the SQLite cache holds, its write-ahead log included."""
+    path = Path(cache_url.removeprefix("sqlite:///"))
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+
+
+def secrets_in_play(evovoice: EvovoiceClient, test_secret: str) -> list[bytes]:
+    _, password = EVOVOICE_SERVICE_USER
+    values = [ACME.key, ACME.key[7:], INITECH.key, password, test_secret]
+    cookie = evovoice._cookie or ""
+    values += [part.split("=", 1)[1] for part in cookie.split("; ") if "=" in part]
+    return [v.encode() for v in values if v]
+
+
+# -- isolation ----------------------------------------------------------------------------
+
+
+def test_two_credentials_on_the_same_url_never_share_an_answer(isnotai, sims):
+    start, end = past_range()
+    acme = isnotai.usage(ACME.key, "us", start, end)
+    initech = isnotai.usage(INITECH.key, "us", start, end)
+    assert initech.source == "upstream"  # not acme's cached answer
+    assert acme.value.tier == "pro" and initech.value.tier == "free"
+    acme_events = {p.period: p.value for p in acme.value.series("Events")}
+    initech_events = {p.period: p.value for p in initech.value.series("Events")}
+    assert acme_events == isnotai_expected("acme", start, end)["Events"]
+    assert initech_events == isnotai_expected("initech", start, end)["Events"]
+    assert acme_events != initech_events
+    # Each credential's own answer is cached for it.
+    assert isnotai.usage(ACME.key, "us", start, end).source == "cache"
+    assert isnotai.usage(INITECH.key, "us", start, end).value == initech.value
+    assert usage_calls(sims) == 2
+
+
+def test_the_cache_key_hides_the_credential(upstream, isnotai, sims):
+    start, end = past_range()
+    isnotai.usage(ACME.key, "us", start, end)
+    keys = list(upstream.session.cache.responses.keys())
+    assert len(keys) == 1
+    assert ACME.key not in keys[0] and ACME.key[-8:] not in keys[0]
+
+
+def test_no_secret_reaches_the_sqlite_cache(upstream, isnotai, evovoice, cache_url, test_secret):
+    start, end = past_range()
+    isnotai.usage(ACME.key, "us", start, end)
+    isnotai.usage(INITECH.key, "us", start, end)
+    evovoice.usage(start, end)
+    stored = stored_bytes(cache_url)
+    assert b"ai/usage" in stored  # the scan looks at real entries
+    for secret in secrets_in_play(evovoice, test_secret):
+        assert secret not in stored
+
+
+@pytest.mark.redis
+def test_redis_backend_isolates_and_keeps_no_secret(redis_url, sims, policy, clock, test_secret):
+    import redis
+
+    http = CachedUpstream(redis_url, test_secret, policy, clock=clock)
+    isnotai = IsnotaiClient(http, lambda: {"us": sims.isnotai_us_url, "eu": ""}, "redis-test")
+    username, password = EVOVOICE_SERVICE_USER
+    evovoice = EvovoiceClient(http, lambda: sims.evovoice_url, username, password)
+    start, end = past_range()
+    try:
+        acme = isnotai.usage(ACME.key, "us", start, end)
+        initech = isnotai.usage(INITECH.key, "us", start, end)
+        evovoice.usage(start, end)
+        assert acme.value != initech.value
+        assert isnotai.usage(ACME.key, "us", start, end).source == "cache"
+
+        server = redis.Redis.from_url(redis_url)
+        keys = server.keys("*")
+        stored = b"".join(
+            server.get(k) if server.type(k) == b"string" else repr(server.hgetall(k)).encode()
+            for k in keys
+        )
+        assert b"ai/usage" in stored
+        for secret in secrets_in_play(evovoice, test_secret):
+            assert secret not in stored
+        # Entries outlive their freshness so they can still be served stale.
+        ttls = [server.ttl(k) for k in keys if b"redirects" not in k]
+        assert ttls and min(ttls) > policy.stale_max
+    finally:
+        http.close()
+
+
+# -- freshness ----------------------------------------------------------------------------
+
+
+def test_a_past_range_is_kept_for_hours(isnotai, sims, clock):
+    start, end = past_range()
+    isnotai.usage(ACME.key, "us", start, end)
+    clock.advance(hours=5, minutes=59)
+    assert isnotai.usage(ACME.key, "us", start, end).source == "cache"
+    clock.advance(minutes=2)
+    assert isnotai.usage(ACME.key, "us", start, end).source == "upstream"
+    assert usage_calls(sims) == 2
+
+
+def test_a_range_including_today_is_kept_briefly(isnotai, sims, clock):
+    start, end = today() - timedelta(days=3), today()
+    isnotai.usage(ACME.key, "us", start, end)
+    clock.advance(seconds=50)
+    assert isnotai.usage(ACME.key, "us", start, end).source == "cache"
+    clock.advance(seconds=11)
+    assert isnotai.usage(ACME.key, "us", start, end).source == "upstream"
+
+
+def test_results_say_when_they_were_fetched(isnotai, clock):
+    start, end = past_range()
+    before = datetime.now(UTC)
+    first = isnotai.usage(ACME.key, "us", start, end)
+    assert before - timedelta(seconds=1) <= first.fetched_at <= datetime.now(UTC)
+    clock.advance(minutes=10)
+    again = isnotai.usage(ACME.key, "us", start, end)
+    assert again.from_cache and not again.stale
+    assert abs((again.fetched_at - first.fetched_at).total_seconds()) < 1
+
+
+def test_refresh_bypasses_the_cache(isnotai, sims):
+    start, end = past_range()
+    isnotai.usage(ACME.key, "us", start, end)
+    refreshed = isnotai.usage(ACME.key, "us", start, end, refresh=True)
+    assert refreshed.source == "upstream"
+    assert usage_calls(sims) == 2
+
+
+# -- failures -----------------------------------------------------------------------------
+
+
+def test_errors_are_never_cached(isnotai, sims):
+    start, end = past_range()
+    sims.state.add_fault("isnotai-us", "404", times=1)
+    with pytest.raises(NotFound):
+        isnotai.usage(ACME.key, "us", start, end)
+    assert isnotai.usage(ACME.key, "us", start, end).source == "upstream"
+    assert isnotai.usage(ACME.key, "us", start, end).source == "cache"
+
+
+def test_a_malformed_success_is_never_cached(isnotai, sims):
+    start, end = past_range()
+    sims.state.add_fault("isnotai-us", "wrong-shape", times=1)
+    with pytest.raises(BadResponse):
+        isnotai.usage(ACME.key, "us", start, end)
+    assert isnotai.usage(ACME.key, "us", start, end).source == "upstream"
+
+
+def test_stale_answer_stands_in_when_the_upstream_fails(isnotai, sims, clock):
+    start, end = past_range()
+    fresh = isnotai.usage(ACME.key, "us", start, end)
+    clock.advance(hours=7)
+    sims.state.add_fault("isnotai-us", "503")
+    stale = isnotai.usage(ACME.key, "us", start, end)
+    assert stale.source == "stale" and stale.stale and stale.from_cache
+    assert "failed on its side" in stale.stale_reason
+    assert stale.value == fresh.value
+    assert stale.fetched_at == pytest.approx(fresh.fetched_at, abs=timedelta(seconds=1))
+
+
+def test_stale_answers_have_an_age_limit(isnotai, sims, clock):
+    start, end = past_range()
+    isnotai.usage(ACME.key, "us", start, end)
+    clock.advance(hours=25)
+    sims.state.add_fault("isnotai-us", "503")
+    with pytest.raises(UpstreamUnavailable):
+        isnotai.usage(ACME.key, "us", start, end)
+
+
+def test_a_refused_key_is_never_hidden_by_a_stale_answer(isnotai, sims, clock):
+    start, end = past_range()
+    isnotai.usage(ACME.key, "us", start, end)
+    clock.advance(hours=7)
+    sims.state.add_fault("isnotai-us", "401")
+    with pytest.raises(AuthenticationFailed):
+        isnotai.usage(ACME.key, "us", start, end)
+
+
+def test_a_broken_cache_store_degrades_to_direct_calls(sims, policy, clock, test_secret):
+    http = CachedUpstream("redis://127.0.0.1:9/0", test_secret, policy, clock=clock)
+    client = IsnotaiClient(http, lambda: {"us": sims.isnotai_us_url, "eu": ""}, "no-cache")
+    start, end = past_range()
+    assert client.usage(ACME.key, "us", start, end).source == "upstream"
+    assert client.usage(ACME.key, "us", start, end).source == "upstream"
+
+
+# -- single flight ------------------------------------------------------------------------
+
+
+def test_concurrent_identical_requests_share_one_call(isnotai, sims):
+    sims.state.update(latency_ms=400)
+    start, end = past_range()
+    barrier = threading.Barrier(20)
+    results, errors = [], []
+
+    def ask():
+        barrier.wait()
+        try:
+            results.append(isnotai.usage(ACME.key, "us", start, end))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert len(results) == 20
+    assert usage_calls(sims) == 1
+    assert len({id(r.value) for r in results if r.source == "upstream"}) <= 1
+    assert all(r.value == results[0].value for r in results)
+
+
+def test_concurrent_callers_share_a_failure_too(isnotai, sims):
+    sims.state.update(latency_ms=300)
+    sims.state.add_fault("isnotai-us", "403")
+    start, end = past_range()
+    barrier = threading.Barrier(8)
+    failures = []
+
+    def ask():
+        barrier.wait()
+        try:
+            isnotai.usage(ACME.key, "us", start, end)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert failures == ["PermissionDenied"] * 8
+    assert usage_calls(sims) == 1

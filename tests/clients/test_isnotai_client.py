@@ -1,0 +1,332 @@
+"""The isnotai client against the simulator: parsing, regions, tiers and every error path."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+import pytest
+
+from clients.errors import (
+    AuthenticationFailed,
+    BadResponse,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from clients.isnotai import METRICS, history_start, parse_period, parse_usage
+from simulators.data import isnotai_expected, isnotai_integration
+
+ACME = isnotai_integration("acme")  # us, pro
+GLOBEX = isnotai_integration("globex")  # eu, enterprise
+INITECH = isnotai_integration("initech")  # us, free
+
+
+def today() -> date:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date()
+
+
+def usage_calls(sims) -> list[dict]:
+    return [c for c in sims.state.calls() if c["path"].endswith("/v1/usage")]
+
+
+# -- parsing ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-06-10", (date(2026, 6, 10), "day")),
+        ("2026-06-10T00:00:00.0000000+00:00", (date(2026, 6, 10), "day")),
+        ("2026-06-10T00:00:00Z", (date(2026, 6, 10), "day")),
+        ("2026-06-10T00:00:00", (date(2026, 6, 10), "day")),
+        ("2026-06-10T00:00:00.123Z", (date(2026, 6, 10), "day")),
+        ("2026-06-10T23:00:00.123456789-07:00", (date(2026, 6, 10), "day")),
+        ("2026-06", (date(2026, 6, 1), "month")),
+    ],
+)
+def test_period_formats(text, expected):
+    assert parse_period(text) == expected
+
+
+def test_parse_normalises_metric_case_and_keeps_unknown_types():
+    body = {
+        "data": [
+            {"period": "2026-06-10", "metricType": "apicalls", "value": 5},
+            {"period": "2026-06-10", "metricType": "STORAGEBYTES", "value": 100},
+            {"period": "2026-06-10", "metricType": "WebhookDeliveries", "value": 7},
+            {"period": "2026-06-11", "metricType": "ApiCalls", "value": 6},
+            {"period": "2026-06-11", "metricType": "storageBytes", "value": 150},
+        ],
+        "totals": {},
+    }
+    usage = parse_usage(body, "us", "pro", date(2026, 6, 10), date(2026, 6, 11))
+    assert [p.value for p in usage.series("ApiCalls")] == [5, 6]
+    assert usage.unknown_metrics == ("WebhookDeliveries",)
+    assert usage.totals["ApiCalls"] == 11
+    # A level: the last reading, never the sum.
+    assert usage.totals["StorageBytes"] == 150
+
+
+def test_parse_reads_totals_case_insensitively_but_never_for_a_level():
+    body = {
+        "data": [
+            {"period": "2026-06-10", "metricType": "Events", "value": 1},
+            {"period": "2026-06-10", "metricType": "StorageBytes", "value": 10},
+            {"period": "2026-06-11", "metricType": "StorageBytes", "value": 12},
+        ],
+        "totals": {"EVENTS": 999, "storagebytes": 22, "total": 5},
+    }
+    usage = parse_usage(body, "eu", None, date(2026, 6, 10), date(2026, 6, 11))
+    assert usage.totals["Events"] == 999  # the upstream's own total wins for a flow
+    assert usage.totals["StorageBytes"] == 12
+
+
+def test_hourly_periods_fold_into_days():
+    body = {
+        "data": [
+            {"period": "2026-06-10T01:00:00Z", "metricType": "Sessions", "value": 2},
+            {"period": "2026-06-10T02:00:00Z", "metricType": "Sessions", "value": 3},
+            {"period": "2026-06-10T01:00:00Z", "metricType": "StorageBytes", "value": 50},
+            {"period": "2026-06-10T02:00:00Z", "metricType": "StorageBytes", "value": 40},
+        ]
+    }
+    usage = parse_usage(body, "us", "pro", date(2026, 6, 10), date(2026, 6, 10))
+    assert [p.value for p in usage.series("Sessions")] == [5]
+    assert [p.value for p in usage.series("StorageBytes")] == [40]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {"items": []},
+        {"data": [{"period": "yesterday", "metricType": "Events", "value": 1}]},
+        {"data": [{"period": "2026-06-10", "metricType": "Events", "value": "many"}]},
+        {"data": [{"period": "2026-06-10", "metricType": "Events", "value": 1.5}]},
+        {"data": [{"period": "2026-06-10", "value": 1}]},
+        {"data": [], "totals": []},
+    ],
+)
+def test_wrong_shapes_are_bad_responses(body):
+    with pytest.raises(BadResponse):
+        parse_usage(body, "us", "pro", date(2026, 6, 10), date(2026, 6, 10))
+
+
+def test_history_windows_per_tier():
+    day = date(2026, 11, 21)
+    assert history_start("free", day) == date(2026, 11, 15)
+    assert history_start("PRO", day) == day - timedelta(days=29)
+    assert history_start("enterprise", day) < date(2019, 12, 1)
+    assert history_start("platinum", day) is None
+
+
+# -- over HTTP -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("integration", [ACME, GLOBEX], ids=["us", "eu"])
+def test_both_regions_return_the_simulators_numbers(isnotai, integration):
+    end = today() - timedelta(days=1)
+    start = end - timedelta(days=9)
+    result = isnotai.usage(integration.key, integration.region, start, end)
+    expected = isnotai_expected(integration.name, start, end)
+    assert result.source == "upstream"
+    assert result.value.tier == integration.tier
+    for metric in METRICS:
+        got = {p.period: p.value for p in result.value.series(metric)}
+        assert got == expected[metric], metric
+    flows = [m for m in METRICS if m != "StorageBytes"]
+    for metric in flows:
+        assert result.value.totals[metric] == sum(expected[metric].values())
+    assert result.value.totals["StorageBytes"] == expected["StorageBytes"][end]
+
+
+def test_one_metric_is_sent_canonically(isnotai, sims):
+    end = today()
+    result = isnotai.usage(ACME.key, "us", end - timedelta(days=2), end, metric="botanalyses")
+    assert {p.metric for p in result.value.points} == {"BotAnalyses"}
+    assert usage_calls(sims)[-1]["query"]["metric"] == "BotAnalyses"
+
+
+@pytest.mark.parametrize(
+    ("variant", "value"),
+    [
+        ("isnotai_period_format", "date"),
+        ("isnotai_period_format", "zulu"),
+        ("isnotai_period_format", "naive"),
+        ("isnotai_period_format", "fractional"),
+        ("isnotai_metric_case", "lower"),
+        ("isnotai_metric_case", "upper"),
+        ("isnotai_totals", "canonical"),
+        ("isnotai_totals", "none"),
+        ("isnotai_totals", "unknown"),
+    ],
+)
+def test_every_answer_variant_parses_to_the_same_numbers(isnotai, sims, variant, value):
+    end = today() - timedelta(days=2)
+    start = end - timedelta(days=5)
+    sims.state.update(**{variant: value})
+    result = isnotai.usage(ACME.key, "us", start, end)
+    expected = isnotai_expected("acme", start, end)
+    assert {p.period: p.value for p in result.value.series("Events")} == expected["Events"]
+    assert result.value.totals["Events"] == sum(expected["Events"].values())
+    assert result.value.totals["StorageBytes"] == expected["StorageBytes"][end]
+
+
+def test_monthly_periods_and_unknown_metrics(isnotai, sims):
+    sims.state.update(isnotai_granularity="month", isnotai_extra_metric=True)
+    end = today()
+    result = isnotai.usage(GLOBEX.key, "eu", end - timedelta(days=80), end)
+    assert {p.granularity for p in result.value.points} == {"month"}
+    assert "WebhookDeliveries" in result.value.unknown_metrics
+    assert all(p.period.day == 1 for p in result.value.points)
+
+
+def test_free_tier_window_leaves_early_days_empty(isnotai):
+    end = today()
+    start = end - timedelta(days=20)
+    result = isnotai.usage(INITECH.key, "us", start, end)
+    first_kept = result.value.history_start(end)
+    assert first_kept == end - timedelta(days=6)
+    periods = {p.period for p in result.value.points}
+    assert periods and min(periods) >= first_kept
+
+
+def test_wrong_region_key_is_refused_with_a_readable_message(isnotai):
+    with pytest.raises(AuthenticationFailed) as caught:
+        isnotai.usage(ACME.key, "eu", today() - timedelta(days=1), today())
+    error = caught.value
+    assert error.status == 401 and error.code == "INVALID_API_KEY"
+    assert "other region" in error.message
+    assert ACME.key not in str(error) and ACME.key[7:] not in str(error)
+
+
+def test_unknown_key_is_refused(isnotai):
+    bogus = "aik_v1_" + "A" * 40
+    with pytest.raises(AuthenticationFailed):
+        isnotai.usage(bogus, "us", today() - timedelta(days=1), today())
+
+
+def test_validation_error_names_the_field(isnotai):
+    # The client never sends start after end itself, so ask the simulator for a bad range
+    # through the client's own request path with a reversed range.
+    with pytest.raises(InvalidRequest) as caught:
+        isnotai.usage(ACME.key, "us", today(), today() - timedelta(days=3))
+    assert caught.value.field == "startDate"
+    assert caught.value.code == "VALIDATION_ERROR"
+    assert "startDate" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "words"),
+    [
+        ("403", PermissionDenied, "may not read"),
+        ("404", NotFound, "no usage resource"),
+        ("401", AuthenticationFailed, "refused the API key"),
+    ],
+)
+def test_client_errors_are_typed_and_not_retried(isnotai, sims, kind, error, words):
+    sims.state.add_fault("isnotai-us", kind)
+    with pytest.raises(error) as caught:
+        isnotai.usage(ACME.key, "us", today() - timedelta(days=1), today())
+    assert words in caught.value.message
+    assert len(usage_calls(sims)) == 1
+
+
+def test_short_retry_after_is_honoured(isnotai, sims):
+    sims.state.add_fault("isnotai-us", "429", times=1, retry_after=1)
+    started = time.monotonic()
+    result = isnotai.usage(ACME.key, "us", today() - timedelta(days=1), today())
+    assert result.source == "upstream"
+    assert [c["status"] for c in usage_calls(sims)] == [429, 200]
+    assert time.monotonic() - started >= 0.9  # it waited as asked
+
+
+def test_long_retry_after_is_surfaced(isnotai, sims):
+    sims.state.add_fault("isnotai-us", "429", retry_after=120)
+    with pytest.raises(RateLimited) as caught:
+        isnotai.usage(ACME.key, "us", today() - timedelta(days=1), today())
+    assert caught.value.retry_after == 120
+    assert "rate limited" in caught.value.message and "retry in 120 s" in caught.value.message
+    assert len(usage_calls(sims)) == 1
+
+
+def test_rate_limit_without_retry_after(isnotai, sims):
+    sims.state.add_fault("isnotai-us", "429")
+    with pytest.raises(RateLimited) as caught:
+        isnotai.usage(ACME.key, "us", today() - timedelta(days=1), today())
+    assert caught.value.retry_after is None
+    assert "retry in a minute" in caught.value.message
+
+
+def test_real_rate_limit_of_the_free_tier(isnotai, sims):
+    sims.state.update(rate_limits=True)
+    end = today()
+    with pytest.raises(RateLimited) as caught:
+        for offset in range(70):  # distinct ranges, so the cache cannot answer
+            isnotai.usage(INITECH.key, "us", end - timedelta(days=offset), end)
+    assert caught.value.status == 429
+    assert len(usage_calls(sims)) >= 60
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "503", "html", "malformed"])
+def test_transient_failures_are_retried(isnotai, sims, kind):
+    sims.state.add_fault("isnotai-us", kind, times=2)
+    result = isnotai.usage(ACME.key, "us", today() - timedelta(days=1), today())
+    assert result.source == "upstream"
+    assert len(usage_calls(sims)) == 3
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("503", UpstreamUnavailable), ("html", UpstreamUnavailable), ("malformed", BadResponse)],
+)
+def test_persistent_failures_end_within_the_deadline(isnotai, sims, policy, kind, error):
+    sims.state.add_fault("isnotai-us", kind)
+    started = time.monotonic()
+    with pytest.raises(error) as caught:
+        isnotai.usage(ACME.key, "us", today() - timedelta(days=1), today())
+    assert time.monotonic() - started < policy.deadline + 1
+    assert len(usage_calls(sims)) > 1
+    assert "isnotai" in caught.value.message
+
+
+def test_wrong_shape_is_not_retried(isnotai, sims):
+    sims.state.add_fault("isnotai-us", "wrong-shape")
+    with pytest.raises(BadResponse) as caught:
+        isnotai.usage(ACME.key, "us", today() - timedelta(days=1), today())
+    assert "documented usage data" in caught.value.message
+    assert len(usage_calls(sims)) == 1
+
+
+def test_timeout_is_bounded_by_the_deadline(isnotai, sims, policy):
+    sims.state.add_fault("isnotai-us", "timeout", hang_seconds=10)
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout) as caught:
+        isnotai.usage(ACME.key, "us", today() - timedelta(days=1), today())
+    elapsed = time.monotonic() - started
+    assert elapsed < policy.deadline + 1
+    assert elapsed >= policy.read_timeout * 0.9
+    assert "did not answer in time" in caught.value.message
+
+
+def test_unreachable_upstream(upstream):
+    from clients.isnotai import IsnotaiClient
+
+    client = IsnotaiClient(upstream, lambda: {"us": "http://127.0.0.1:9", "eu": ""}, "dead")
+    with pytest.raises(UpstreamUnavailable) as caught:
+        client.usage(ACME.key, "us", today() - timedelta(days=1), today())
+    assert "could not connect" in caught.value.message
+
+
+def test_bad_arguments_are_refused_before_any_call(isnotai, sims):
+    with pytest.raises(ValueError, match="region"):
+        isnotai.usage(ACME.key, "apac", today(), today())
+    with pytest.raises(ValueError, match="unknown metric"):
+        isnotai.usage(ACME.key, "us", today(), today(), metric="Bytes")
+    assert usage_calls(sims) == []
