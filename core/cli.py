@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from .demo_seed import DEMO_LOGINS, seed_demo
@@ -15,6 +16,7 @@ def register_cli(app: Flask) -> None:
 
 
 @click.command("setup")
+@with_appcontext
 def setup_command() -> None:
     """Bring the database schema up to date; in demo mode, add the demo tenants and logins."""
     upgrade()
