@@ -85,7 +85,9 @@ class UpstreamRequest:
     ttl: timedelta
     params: Mapping[str, str] | None = None
     json_body: Mapping[str, Any] | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    # Credential headers, or a callable giving them: called only when a request is sent,
+    # so a cache hit never needs to sign in.
+    headers: Mapping[str, str] | Callable[[], Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -271,7 +273,7 @@ class CachedUpstream:
                     req.url,
                     params=req.params,
                     json=req.json_body,
-                    headers=dict(req.headers),
+                    headers=dict(req.headers() if callable(req.headers) else req.headers),
                     timeout=(
                         max(0.01, min(policy.connect_timeout, remaining)),
                         max(0.01, min(policy.read_timeout, remaining)),

@@ -265,15 +265,20 @@ class EvovoiceClient:
         refresh: bool = False,
     ) -> Fetched[AIUsage]:
         """Return AI minutes for [start, end] (inclusive) in the given scope."""
-        headers = self._auth_headers()
+        sent: dict[str, str] = {}
+
+        def headers() -> dict[str, str]:
+            sent.update(self._auth_headers())
+            return sent
+
         try:
             return self._fetch(start, end, account_id, customer_id, headers, refresh)
         except AuthenticationFailed:
-            if self.auth == "basic":
+            if self.auth == "basic" or "Cookie" not in sent:
                 raise
             # The session expired upstream: sign in again once.
-            headers = {"Cookie": self._login(headers["Cookie"])}
-            return self._fetch(start, end, account_id, customer_id, headers, refresh)
+            self._login(sent["Cookie"])
+            return self._fetch(start, end, account_id, customer_id, self._auth_headers, refresh)
 
     def _fetch(self, start, end, account_id, customer_id, headers, refresh) -> Fetched[AIUsage]:
         params = date_params(start, end)
@@ -289,7 +294,9 @@ class EvovoiceClient:
             path="/ai/usage",
             params=params,
             headers=headers,
-            scope=self._username,
+            # The password is part of the identity: a changed or wrong one never reads
+            # answers cached for another. Only an HMAC of it reaches the cache key.
+            scope=f"{self._username}\0{self._password}",
             ttl=self.upstream.policy.ttl_for(end, self.upstream.clock().date()),
         )
 
@@ -325,8 +332,6 @@ class EvovoiceClient:
         def one(span: tuple[date, date]) -> Fetched[AIUsage]:
             return self.usage(span[0], span[1], account_id, customer_id, refresh=refresh)
 
-        # Sign in once before fanning out, so the workers do not race to log in.
-        self._auth_headers()
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(spans) + 1))) as pool:
             whole_future = pool.submit(one, (start, end))
             fetched = list(pool.map(one, spans))
