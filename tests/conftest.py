@@ -158,3 +158,89 @@ def app(app_config):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# -- factories ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_tenant(app):
+    """Create a tenant from demo data: an isnotai integration name and an EvoVoice scope."""
+    from core.extensions import db
+    from models import Tenant
+    from simulators.data import isnotai_integration
+
+    def make(name, integration=None, account=None, customer=None):
+        with app.app_context():
+            tenant = Tenant(name=name, evovoice_account_id=account, evovoice_customer_id=customer)
+            if integration:
+                demo = isnotai_integration(integration)
+                tenant.isnotai_key_encrypted = app.extensions["secret_box"].encrypt(demo.key)
+                tenant.isnotai_key_last4 = demo.key[-4:]
+                tenant.isnotai_region = demo.region
+            db.session.add(tenant)
+            db.session.commit()
+            return tenant.id
+
+    return make
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user; customers name their tenant."""
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from models import Tenant, User
+
+    def make(email, role="customer", tenant=None, password="correct horse battery"):
+        with app.app_context():
+            owner = (
+                db.session.scalar(select(Tenant).where(Tenant.name == tenant)) if tenant else None
+            )
+            user = User(email=email, role=role, tenant=owner)
+            user.set_password(password)
+            db.session.add(user)
+            db.session.commit()
+            return user.id
+
+    return make
+
+
+@pytest.fixture
+def login():
+    """Sign a test client in through the real form."""
+
+    def sign_in(client, email, password="correct horse battery"):
+        response = client.post("/login", data={"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def postgres_url():
+    """Return a new, empty PostgreSQL database; skip locally (never in CI) without a server."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin_url = os.environ.get(
+        "USAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except sa.exc.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"CI must test PostgreSQL, but {admin_url} did not answer: {exc}")
+        pytest.skip(f"no PostgreSQL server at {admin_url}")
+    name = f"usage_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+    admin.dispose()

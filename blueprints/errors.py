@@ -1,0 +1,48 @@
+"""Error pages: the app's own templates (fragments for htmx), never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .rendering import wants_fragment
+
+bp = Blueprint("errors", __name__)
+log = logging.getLogger(__name__)
+
+
+def _render(error: HTTPException):
+    template = "errors/_fragment.html" if wants_fragment() else "errors/page.html"
+    body = render_template(
+        template, code=error.code, name=error.name, description=error.description
+    )
+    response = error.get_response()
+    response.set_data(body)
+    response.mimetype = "text/html"
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_failed(error: CSRFError):
+    """Explain a missing or stale CSRF token in words."""
+    error.description = (
+        "The form was missing its security token or it had expired. Reload the page and try again."
+    )
+    return _render(error)
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    """Render any HTTP error with the app's template."""
+    return _render(error)
+
+
+@bp.app_errorhandler(Exception)
+def unexpected(error: Exception):
+    """Log the failure and answer a plain 500 page."""
+    log.exception("unhandled error")
+    return _render(InternalServerError("Something went wrong on our side. Try again shortly."))

@@ -1,0 +1,199 @@
+"""A tenant's usage page, its htmx fragment, refresh and CSV exports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from clients.errors import UpstreamError
+from core.extensions import db
+from core.refresh_limits import refresh_retry_after
+from core.upstreams import upstreams
+from models import Tenant
+from services.filters import PRESETS, FilterError, UsageQuery, parse_query
+from services.shaping import bucket_points
+from services.usage import TenantScope, UsageService
+
+from .exports import csv_response
+from .presenters import present_usage
+from .rendering import page_or_fragment
+
+bp = Blueprint("usage", __name__)
+
+
+def usage_service() -> UsageService:
+    """Return the usage service over this app's clients."""
+    sources = upstreams()
+    return UsageService(sources.isnotai, sources.evovoice, now=sources.http.clock)
+
+
+def scope_for(tenant: Tenant) -> TenantScope:
+    """Return what the tenant may read; the isnotai key is decrypted only here."""
+    key, problem = None, None
+    if tenant.isnotai_key_encrypted:
+        try:
+            key = current_app.extensions["secret_box"].decrypt(tenant.isnotai_key_encrypted)
+        except ValueError as exc:
+            problem = str(exc)
+    return TenantScope(
+        name=tenant.name,
+        isnotai_key=key,
+        isnotai_region=tenant.isnotai_region,
+        account_id=tenant.evovoice_account_id,
+        customer_id=tenant.evovoice_customer_id,
+        problem=problem,
+    )
+
+
+def viewed_tenant() -> Tenant | None:
+    """Return the tenant to show: a customer's own (request ignored); staff pick by name."""
+    if not current_user.is_staff:
+        if current_user.tenant is None:
+            abort(403, "This login belongs to no tenant; ask staff to assign one.")
+        return current_user.tenant
+    name = request.values.get("tenant", "").strip()
+    if not name:
+        return None
+    tenant = db.session.scalar(select(Tenant).where(Tenant.name == name))
+    if tenant is None:
+        abort(404, f"There is no tenant named {name[:100]!r}.")
+    return tenant
+
+
+def link_params(query: UsageQuery, tenant: Tenant) -> dict[str, str]:
+    """Return the query parameters that reproduce this view (staff also name the tenant)."""
+    params = query.params()
+    if current_user.is_staff:
+        params["tenant"] = tenant.name
+    return params
+
+
+def _today():
+    return upstreams().http.clock().date()
+
+
+def _render(tenant: Tenant, *, refresh: bool = False) -> Response:
+    context = {"tenant": tenant, "presets": PRESETS, "args": request.values}
+    try:
+        query = parse_query(request.values, _today())
+    except FilterError as exc:
+        return page_or_fragment(
+            "usage/page.html", "usage/_results.html", 400, filter_error=exc, query=None, **context
+        )
+    view = usage_service().view(scope_for(tenant), query, refresh=refresh)
+    return page_or_fragment(
+        "usage/page.html",
+        "usage/_results.html",
+        view.status,
+        query=query,
+        params=link_params(query, tenant),
+        **present_usage(view),
+        **context,
+    )
+
+
+@bp.get("/usage")
+@login_required
+def page():
+    """Show a tenant's usage; staff without a tenant get the list to pick from."""
+    tenant = viewed_tenant()
+    if tenant is None:
+        tenants = db.session.scalars(select(Tenant).order_by(Tenant.name)).all()
+        return render_template("usage/choose_tenant.html", tenants=tenants)
+    return _render(tenant)
+
+
+@bp.post("/usage/refresh")
+@login_required
+def refresh():
+    """Re-read the upstreams for this view, bypassing the cache (a few times a minute)."""
+    tenant = viewed_tenant()
+    if tenant is None:
+        abort(400, "Name a tenant to refresh.")
+    wait = refresh_retry_after(str(current_user.id))
+    if wait is not None:
+        abort(429, f"Refreshed too often; try again in {wait} s. The data shown is still current.")
+    if request.headers.get("HX-Request") == "true":
+        return _render(tenant, refresh=True)
+    scope, query = _parsed(tenant)
+    usage_service().view(scope, query, refresh=True)
+    return redirect(url_for("usage.page", **link_params(query, tenant)), 303)
+
+
+def _parsed(tenant: Tenant) -> tuple[TenantScope, UsageQuery]:
+    try:
+        query = parse_query(request.values, _today())
+    except FilterError as exc:
+        abort(400, exc.message)
+    return scope_for(tenant), query
+
+
+def _export_name(kind: str, tenant: Tenant, query: UsageQuery) -> str:
+    return f"{tenant.name}-{kind}-{query.start}-{query.end}.csv"
+
+
+@bp.get("/usage/metrics.csv")
+@login_required
+def metrics_csv():
+    """Export the metrics on screen: one row per bucket and metric."""
+    tenant = viewed_tenant() or abort(400, "Name a tenant to export.")
+    scope, query = _parsed(tenant)
+    if not scope.isnotai_key:
+        abort(404, scope.problem or "This tenant has no isnotai integration.")
+    service = usage_service()
+    try:
+        usage = service.metrics_usage(scope, query).value
+    except UpstreamError as exc:
+        abort(exc.page_status, exc.message)
+    rows = [
+        (bucket.start.isoformat(), metric, bucket.value)
+        for metric in query.metrics
+        for bucket in bucket_points(
+            usage.series(metric), metric, query.start, query.end, query.granularity
+        )
+        if bucket.value is not None
+    ]
+    return csv_response(("period", "metric", "value"), rows, _export_name("metrics", tenant, query))
+
+
+@bp.get("/usage/ai-minutes.csv")
+@login_required
+def ai_minutes_csv():
+    """Export the AI minutes on screen: one row per bucket."""
+    tenant = viewed_tenant() or abort(400, "Name a tenant to export.")
+    scope, query = _parsed(tenant)
+    if not scope.account_id:
+        abort(404, "This tenant has no EvoVoice account.")
+    if upstreams().evovoice is None:
+        abort(502, "EvoVoice is not configured.")
+    try:
+        series = usage_service().minutes_series(scope, query)
+    except UpstreamError as exc:
+        abort(exc.page_status, exc.message)
+    rows = [
+        (b.start.isoformat(), scope.account_id, scope.customer_id or "", b.ai_minutes)
+        for b in series.buckets
+    ]
+    return csv_response(
+        ("period", "account_id", "customer_id", "ai_minutes"),
+        rows,
+        _export_name("ai-minutes", tenant, query),
+    )
+
+
+@bp.app_template_global()
+def utc_now() -> datetime:
+    """Return the current UTC time for templates that say how old data is."""
+    return datetime.now(UTC)

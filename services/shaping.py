@@ -1,0 +1,56 @@
+"""Series arithmetic: buckets, totals, changes and run-rate projections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from clients.isnotai import LEVEL_METRICS, UsagePoint
+from core.periods import split
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One bucket of a series; value None means the upstream had nothing for it."""
+
+    start: date
+    end: date
+    value: int | None
+
+
+def bucket_points(
+    points: Iterable[UsagePoint], metric: str, start: date, end: date, granularity: str
+) -> list[Bucket]:
+    """Fold a metric's points into calendar buckets: flows add up, a level keeps its last."""
+    spans = split(start, end, granularity)
+    values: list[int | None] = [None] * len(spans)
+    level = metric in LEVEL_METRICS
+    for point in sorted(points, key=lambda p: p.period):
+        # A monthly point counts from the first day of the range it overlaps.
+        day = max(point.period, start) if point.granularity == "month" else point.period
+        if not start <= day <= end:
+            continue
+        index = next(i for i, (s, e) in enumerate(spans) if s <= day <= e)
+        current = values[index]
+        values[index] = point.value if level or current is None else current + point.value
+    return [Bucket(s, e, v) for (s, e), v in zip(spans, values, strict=True)]
+
+
+def change_pct(current: int | None, previous: int | None) -> float | None:
+    """Return the change from previous to current in percent, or None when undefined."""
+    if current is None or not previous:
+        return None
+    return (current - previous) / previous * 100
+
+
+def projection(total: int | None, start: date, end: date, now: datetime) -> int | None:
+    """Project a flow's range total from its run rate so far; None unless now is in range.
+
+    The run rate counts today's elapsed hours, so a range ending today still projects.
+    """
+    if total is None or not start <= now.date() <= end:
+        return None
+    begun = datetime.combine(start, time.min, tzinfo=UTC)
+    elapsed_days = max((now - begun).total_seconds() / 86400, 1 / 24)
+    return round(total / elapsed_days * ((end - start).days + 1))

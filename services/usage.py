@@ -1,0 +1,269 @@
+"""A tenant's usage for one query: both sources read, shaped into what the page shows."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from clients.errors import UpstreamError
+from clients.evovoice import EvovoiceClient, MinutesSeries
+from clients.isnotai import LEVEL_METRICS, IsnotaiClient, IsnotaiUsage
+from clients.result import Fetched
+
+from .filters import UsageQuery
+from .shaping import Bucket, bucket_points, change_pct, projection
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """What one tenant may read upstream; built from the login, never from the request."""
+
+    name: str
+    isnotai_key: str | None = None
+    isnotai_region: str | None = None
+    account_id: str | None = None
+    customer_id: str | None = None
+    problem: str | None = None  # why a configured source cannot be read (e.g. undecryptable key)
+
+
+@dataclass(frozen=True)
+class MetricPanel:
+    """One metric's chart and card."""
+
+    metric: str
+    buckets: list[Bucket]
+    previous: list[Bucket] | None  # aligned by position with `buckets`
+    total: int | None
+    previous_total: int | None
+    projection: int | None
+
+    @property
+    def is_level(self) -> bool:
+        """Tell whether this metric is a level (shown as a line, never summed)."""
+        return self.metric in LEVEL_METRICS
+
+    @property
+    def change(self) -> float | None:
+        """Return the change against the previous range, in percent."""
+        return change_pct(self.total, self.previous_total)
+
+    @property
+    def has_data(self) -> bool:
+        """Tell whether any bucket has a value."""
+        return any(b.value is not None for b in self.buckets)
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    """The isnotai part of the page."""
+
+    panels: list[MetricPanel] = field(default_factory=list)
+    tier: str | None = None
+    history_start: date | None = None
+    unknown_metrics: tuple[str, ...] = ()
+    error: UpstreamError | None = None
+
+    def window_cuts(self, query: UsageQuery) -> bool:
+        """Tell whether the range reaches back past the plan's history window."""
+        return self.history_start is not None and query.start < self.history_start
+
+
+@dataclass(frozen=True)
+class MinutesSection:
+    """The EvoVoice part of the page."""
+
+    account_id: str
+    customer_id: str | None
+    buckets: list[Bucket] = field(default_factory=list)
+    previous: list[Bucket] | None = None
+    total: int | None = None
+    previous_total: int | None = None
+    projection: int | None = None
+    error: UpstreamError | None = None
+
+    @property
+    def change(self) -> float | None:
+        """Return the change against the previous range, in percent."""
+        return change_pct(self.total, self.previous_total)
+
+    @property
+    def has_data(self) -> bool:
+        """Tell whether any minutes were used in the range."""
+        return bool(self.total) or any(b.value for b in self.buckets)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """When the oldest data on the page was fetched, and whether any of it is stale."""
+
+    fetched_at: datetime | None
+    stale_reasons: tuple[str, ...] = ()
+
+    @property
+    def stale(self) -> bool:
+        """Tell whether stale data is shown because an upstream failed."""
+        return bool(self.stale_reasons)
+
+
+@dataclass(frozen=True)
+class UsageView:
+    """Everything the usage page shows for one tenant and query."""
+
+    scope: TenantScope
+    query: UsageQuery
+    metrics: MetricsSection | None  # None: the tenant has no isnotai integration
+    minutes: MinutesSection | None  # None: the tenant has no EvoVoice account
+    freshness: Freshness
+
+    @property
+    def errors(self) -> list[UpstreamError]:
+        """Return the upstream failures that left a section without data."""
+        return [s.error for s in (self.metrics, self.minutes) if s is not None and s.error]
+
+    @property
+    def status(self) -> int:
+        """Return the HTTP status: 200, or the first failure's (502, 503 or 504)."""
+        return self.errors[0].page_status if self.errors else 200
+
+
+def _freshness(results: list[Fetched]) -> Freshness:
+    if not results:
+        return Freshness(None)
+    reasons = tuple(dict.fromkeys(r.stale_reason for r in results if r.stale and r.stale_reason))
+    return Freshness(min(r.fetched_at for r in results), reasons)
+
+
+class UsageService:
+    """Reads and shapes one tenant's usage."""
+
+    def __init__(
+        self,
+        isnotai: IsnotaiClient,
+        evovoice: EvovoiceClient | None,
+        now=lambda: datetime.now(UTC),
+    ) -> None:
+        self.isnotai = isnotai
+        self.evovoice = evovoice
+        self.now = now
+
+    def view(self, scope: TenantScope, query: UsageQuery, *, refresh: bool = False) -> UsageView:
+        """Read both sources concurrently and shape them for the page."""
+        results: list[Fetched] = []
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            metrics_job = pool.submit(self._metrics, scope, query, refresh, results)
+            minutes_job = pool.submit(self._minutes, scope, query, refresh, results)
+            metrics, minutes = metrics_job.result(), minutes_job.result()
+        return UsageView(scope, query, metrics, minutes, _freshness(results))
+
+    # -- isnotai ---------------------------------------------------------------------------
+
+    def metrics_usage(
+        self, scope: TenantScope, query: UsageQuery, *, refresh: bool = False
+    ) -> Fetched[IsnotaiUsage]:
+        """Read the tenant's isnotai usage for the query's range."""
+        metric = None if query.metric == "all" else query.metric
+        return self.isnotai.usage(
+            scope.isnotai_key, scope.isnotai_region, query.start, query.end, metric, refresh=refresh
+        )
+
+    def _metrics(self, scope, query, refresh, results) -> MetricsSection | None:
+        if not (scope.isnotai_key and scope.isnotai_region):
+            return None
+        try:
+            current = self.metrics_usage(scope, query, refresh=refresh)
+            previous = self.metrics_usage(scope, query.previous, refresh=refresh)
+        except UpstreamError as exc:
+            return MetricsSection(error=exc)
+        results.extend([current, previous])
+        usage, before = current.value, previous.value
+        now = self.now()
+        panels = []
+        for metric in query.metrics:
+            buckets = bucket_points(
+                usage.series(metric), metric, query.start, query.end, query.granularity
+            )
+            old = query.previous
+            prior = bucket_points(
+                before.series(metric), metric, old.start, old.end, old.granularity
+            )
+            total = usage.totals.get(metric)
+            panels.append(
+                MetricPanel(
+                    metric=metric,
+                    buckets=buckets,
+                    previous=prior if query.compare == "previous" else None,
+                    total=total,
+                    previous_total=before.totals.get(metric),
+                    projection=None
+                    if metric in LEVEL_METRICS
+                    else projection(total, query.start, query.end, now),
+                )
+            )
+        return MetricsSection(
+            panels=panels,
+            tier=usage.tier,
+            history_start=usage.history_start(now.date()),
+            unknown_metrics=usage.unknown_metrics,
+        )
+
+    # -- EvoVoice --------------------------------------------------------------------------
+
+    def minutes_series(
+        self, scope: TenantScope, query: UsageQuery, *, refresh: bool = False
+    ) -> MinutesSeries:
+        """Read the tenant's AI minutes per bucket, always in the tenant's own scope."""
+        return self.evovoice.minutes_series(
+            query.start,
+            query.end,
+            query.granularity,
+            scope.account_id,
+            scope.customer_id,
+            refresh=refresh,
+        )
+
+    def _minutes(self, scope, query, refresh, results) -> MinutesSection | None:
+        if not scope.account_id:
+            return None
+        section = MinutesSection(scope.account_id, scope.customer_id)
+        if self.evovoice is None:
+            return _with_error(
+                section, "EvoVoice is not configured (USAGE_EVOVOICE_USERNAME is empty)"
+            )
+        try:
+            series = self.minutes_series(scope, query, refresh=refresh)
+            old = query.previous
+            if query.compare == "previous":
+                prior = self.minutes_series(scope, old, refresh=refresh)
+                previous_total, prior_buckets = prior.total, _buckets(prior)
+                results.extend(prior.results)
+            else:
+                whole = self.evovoice.usage(
+                    old.start, old.end, scope.account_id, scope.customer_id, refresh=refresh
+                )
+                previous_total, prior_buckets = (
+                    whole.value.minutes(scope.account_id, scope.customer_id),
+                    None,
+                )
+                results.append(whole)
+        except UpstreamError as exc:
+            return MinutesSection(scope.account_id, scope.customer_id, error=exc)
+        results.extend(series.results)
+        return MinutesSection(
+            account_id=scope.account_id,
+            customer_id=scope.customer_id,
+            buckets=_buckets(series),
+            previous=prior_buckets,
+            total=series.total,
+            previous_total=previous_total,
+            projection=projection(series.total, query.start, query.end, self.now()),
+        )
+
+
+def _buckets(series: MinutesSeries) -> list[Bucket]:
+    return [Bucket(b.start, b.end, b.ai_minutes) for b in series.buckets]
+
+
+def _with_error(section: MinutesSection, message: str) -> MinutesSection:
+    error = UpstreamError("EvoVoice", message)
+    return MinutesSection(section.account_id, section.customer_id, error=error)
