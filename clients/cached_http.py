@@ -36,6 +36,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from .memo import DecodedMemo
 from .result import Fetched
 from .singleflight import SingleFlight
 
@@ -131,6 +132,7 @@ class CachedUpstream:
         policy: HttpPolicy | None = None,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        memo_records: int = 500_000,
     ) -> None:
         self.cache_url = cache_url
         self.policy = policy or HttpPolicy()
@@ -138,6 +140,7 @@ class CachedUpstream:
         self._sleep = sleep
         self._key = hashlib.sha256(b"usage-cache-key\0" + key_secret.encode()).digest()
         self._flights = SingleFlight()
+        self._memo = DecodedMemo(memo_records)
         self._lock = threading.Lock()
         self._session: CachedSession | None = None
         self._pid: int | None = None
@@ -203,7 +206,9 @@ class CachedUpstream:
 
     def invalidate(self, req: UpstreamRequest) -> None:
         """Forget the cached answer to one request."""
-        self.session.cache.delete(self.cache_key(req))
+        key = self.cache_key(req)
+        self._memo.discard(key)
+        self.session.cache.delete(key)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -212,22 +217,28 @@ class CachedUpstream:
     ) -> Fetched[T]:
         """Return the decoded answer, from the cache when fresh; `refresh` bypasses it."""
         key = self.cache_key(req)
+        if not refresh:
+            remembered = self._memo.get(key, self.clock())
+            if remembered is not None:
+                return remembered
         cached = self._read_cache(key)
         if not refresh:
-            hit = self._fresh(cached, decode)
+            hit = self._fresh(key, cached, decode)
             if hit is not None:
                 return hit
         return self._flights.run(
             f"{key}:{refresh}", lambda: self._fetch_upstream(req, key, decode, refresh, cached)
         )
 
-    def _fresh(self, cached, decode: Decoder[T]) -> Fetched[T] | None:
+    def _fresh(self, key: str, cached, decode: Decoder[T]) -> Fetched[T] | None:
         if cached is None or cached.expires is None or cached.expires <= self.clock():
             return None
         try:
-            return Fetched(decode(cached), cached.created_at, "cache")
+            hit = Fetched(decode(cached), cached.created_at, "cache")
         except UpstreamError:
             return None
+        self._memo.put(key, hit, cached.expires)
+        return hit
 
     def _fetch_upstream(
         self, req: UpstreamRequest, key: str, decode: Decoder[T], refresh: bool, cached
@@ -235,7 +246,7 @@ class CachedUpstream:
         if not refresh:
             # Another flight may have filled the cache since this caller looked.
             cached = self._read_cache(key) or cached
-            hit = self._fresh(cached, decode)
+            hit = self._fresh(key, cached, decode)
             if hit is not None:
                 return hit
         try:
@@ -246,8 +257,10 @@ class CachedUpstream:
                 raise
             log.warning("serving stale %s data: %s", req.api, exc.message)
             return stale
+        fetched_at = datetime.now(UTC)
         self._write_cache(key, response, req.ttl)
-        return Fetched(value, datetime.now(UTC), "upstream")
+        self._memo.put(key, Fetched(value, fetched_at, "cache"), fetched_at + req.ttl)
+        return Fetched(value, fetched_at, "upstream")
 
     def _stale(self, cached, decode: Decoder[T], exc: UpstreamError) -> Fetched[T] | None:
         if cached is None or not exc.serve_stale:

@@ -69,6 +69,11 @@ class AIUsage:
     accounts: tuple[AccountMinutes, ...]
     customers: tuple[CustomerMinutes, ...]
 
+    @property
+    def size(self) -> int:
+        """Return how many records this answer holds (bounds the in-memory cache)."""
+        return len(self.accounts) + len(self.customers)
+
     def minutes(self, account_id: str | None = None, customer_id: str | None = None) -> int:
         """Return the minutes of a customer, an account, or (neither given) all accounts."""
         if customer_id is not None:

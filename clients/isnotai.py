@@ -67,6 +67,11 @@ class IsnotaiUsage:
     totals: Mapping[str, int]  # canonical metric → range total (a level's last value)
 
     @property
+    def size(self) -> int:
+        """Return how many records this answer holds (bounds the in-memory cache)."""
+        return len(self.points)
+
+    @property
     def unknown_metrics(self) -> tuple[str, ...]:
         """Return metric types the upstream sent that are not among the five."""
         return tuple(sorted({p.metric for p in self.points if p.metric not in METRICS}))

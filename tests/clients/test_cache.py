@@ -211,8 +211,9 @@ def test_a_broken_cache_store_degrades_to_direct_calls(sims, policy, clock, test
     http = CachedUpstream("redis://127.0.0.1:9/0", test_secret, policy, clock=clock)
     client = IsnotaiClient(http, lambda: {"us": sims.isnotai_us_url, "eu": ""}, "no-cache")
     start, end = past_range()
-    assert client.usage(ACME.key, "us", start, end).source == "upstream"
-    assert client.usage(ACME.key, "us", start, end).source == "upstream"
+    first = client.usage(ACME.key, "us", start, end)
+    assert first.source == "upstream"
+    assert client.usage(ACME.key, "us", start, end, refresh=True).value == first.value
 
 
 # -- single flight ------------------------------------------------------------------------
@@ -264,3 +265,58 @@ def test_concurrent_callers_share_a_failure_too(isnotai, sims):
         thread.join(timeout=30)
     assert failures == ["PermissionDenied"] * 8
     assert usage_calls(sims) == 1
+
+
+# -- decoded once -------------------------------------------------------------------------
+
+
+def test_a_cache_entry_is_decoded_once_per_process(upstream, sims, cache_url, policy, clock):
+    from clients.cached_http import UpstreamRequest
+
+    start, end = past_range()
+    request = UpstreamRequest(
+        api="isnotai (us)",
+        namespace="decode-once",
+        method="GET",
+        base_url=sims.isnotai_us_url,
+        path="/v1/usage",
+        scope=ACME.key,
+        ttl=timedelta(hours=1),
+        params={"startDate": start.isoformat(), "endDate": end.isoformat()},
+        headers={"Authorization": f"Bearer {ACME.key}"},
+    )
+    decoded = []
+
+    def decode(response):
+        decoded.append(response.status_code)
+        return response.json()
+
+    for _ in range(5):
+        upstream.fetch(request, decode)
+    assert decoded == [200]
+    # Another process on the same store decodes the stored entry once, then remembers it.
+    other = CachedUpstream(cache_url, "test-secret-key-that-is-long-enough-0123456789", policy)
+    try:
+        for _ in range(3):
+            assert other.fetch(request, decode).source == "cache"
+    finally:
+        other.close()
+    assert decoded == [200, 200]
+    assert usage_calls(sims) == 1
+
+
+def test_the_decoded_memo_is_bounded_by_records():
+    from clients.memo import DecodedMemo
+    from clients.result import Fetched
+
+    class Answer:
+        size = 4
+
+    memo = DecodedMemo(max_records=10)
+    now = datetime.now(UTC)
+    later = now + timedelta(hours=1)
+    for key in ("a", "b", "c"):
+        memo.put(key, Fetched(Answer(), now, "cache"), later)
+    assert memo.get("a", now) is None  # evicted, least recently used
+    assert memo.get("b", now) is not None and memo.get("c", now) is not None
+    assert memo.get("b", later) is None  # expired
