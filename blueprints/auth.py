@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import math
+import secrets
+import unicodedata
+from functools import cache
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -13,15 +18,22 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
 from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from core.extensions import db, login_manager
+from core.extensions import csrf, db, login_manager
+from core.login_limits import login_limits
 from models import User
 
 bp = Blueprint("auth", __name__)
 
 FAILED_LOGIN = "Email or password is incorrect."
+UNAVAILABLE = "Sign-in is unavailable right now; try again in a minute."
+CSRF_FAILED = "This form has expired or did not come from this site; reload the page and try again."
+MAX_NEXT_LENGTH = 2048
 
 
 login_manager.login_view = "auth.login"
@@ -54,37 +66,108 @@ def load_user(identity: str) -> User | None:
 
 def safe_next(target: str | None) -> str | None:
     """Return `target` only if it is a path on this site, never another host."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    if not target or len(target) > MAX_NEXT_LENGTH or not _is_plain_local_path(target):
         return None
-    if any(ord(ch) < 32 for ch in target) or "\\" in target:
-        return None
+    # Check the percent-decoded forms too, so `/%2F%2Fhost` cannot become `//host` anywhere.
+    decoded = target
+    for _ in range(3):
+        decoded, previous = unquote(decoded), decoded
+        if decoded == previous:
+            return target
+        if not _starts_as_local_path(decoded):
+            return None
+    return None  # still changing after three decodings: nothing legitimate looks like that
+
+
+def _is_plain_local_path(target: str) -> bool:
+    if "\\" in target or any(unicodedata.category(ch).startswith("C") for ch in target):
+        return False
     parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else None
+    return _starts_as_local_path(target) and not parts.scheme and not parts.netloc
+
+
+def _starts_as_local_path(target: str) -> bool:
+    # Browsers drop tabs and newlines anywhere in a URL and read `\` as `/`.
+    squeezed = target.replace("\t", "").replace("\n", "").replace("\r", "").lstrip()
+    return squeezed.startswith("/") and not squeezed.startswith(("//", "/\\"))
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16), method="scrypt")
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the user whose email and password these are, taking as long either way."""
+    if not email or not password:
+        return None
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        check_password_hash(_dummy_hash(), password)  # an unknown email costs the same time
+        return None
+    return user if user.check_password(password) else None
+
+
+def _form(next_url: str | None, email: str = "", error: str | None = None):
+    return render_template("auth/login.html", next_url=next_url, email=email, error=error)
+
+
+def _too_many(next_url: str | None, email: str, wait_seconds: int):
+    minutes = max(1, math.ceil(wait_seconds / 60))
+    unit = "minute" if minutes == 1 else "minutes"
+    message = f"Too many sign-in attempts; try again in {minutes} {unit}."
+    response = make_response(_form(next_url, email, message), 429)
+    response.headers["Retry-After"] = str(wait_seconds)
+    return response
+
+
+def _csrf_token_is_valid() -> bool:
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    try:
+        csrf.protect()
+    except CSRFError:
+        return False
+    return True
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@csrf.exempt  # checked in the view, so a stale token gets the form back, not an error page
 def login():
     """Show the sign-in form and sign a user in."""
     next_url = safe_next(request.values.get("next"))
-    if request.method == "POST":
-        email = (request.form.get("email") or "").strip().lower()
-        password = request.form.get("password") or ""
-        user = db.session.scalar(select(User).where(User.email == email))
-        if user is not None and user.check_password(password):
-            login_user(user, remember=bool(request.form.get("remember")))
+    if request.method == "GET":
+        if current_user.is_authenticated:
             return redirect(next_url or url_for("home.index"))
-        flash(FAILED_LOGIN, "error")
-        return render_template("auth/login.html", next_url=next_url, email=email), 401
-    if current_user.is_authenticated:
-        return redirect(next_url or url_for("home.index"))
-    return render_template("auth/login.html", next_url=next_url, email="")
+        return _form(next_url)
+
+    email = (request.form.get("email") or "").strip().lower()
+    if not _csrf_token_is_valid():
+        return _form(next_url, email, CSRF_FAILED), 400
+    password = request.form.get("password") or ""
+    address = request.remote_addr or ""
+    limits = login_limits()
+    try:
+        wait = limits.admit(email, address)
+        if wait is not None:
+            return _too_many(next_url, email, wait)
+        user = authenticate(email, password)
+        if user is None:
+            limits.failed(address)
+            return _form(next_url, email, FAILED_LOGIN), 401
+        limits.succeeded(email)
+    except StorageError:
+        current_app.logger.exception("sign-in counters are unreachable")
+        return _form(next_url, email, UNAVAILABLE), 503
+    login_user(user, remember=bool(request.form.get("remember")))
+    return redirect(next_url or url_for("home.index"))
 
 
 @bp.post("/logout")
-@login_required
 def logout():
     """Sign out everywhere this session's cookies went, remember cookie included."""
-    current_user.session_version += 1
-    db.session.commit()
-    logout_user()
+    if current_user.is_authenticated:
+        current_user.session_version += 1
+        db.session.commit()
+        logout_user()
     return redirect(url_for("auth.login"))

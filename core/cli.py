@@ -7,12 +7,15 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
+from .cli_admin import tenants_cli, users_cli
 from .demo_seed import DEMO_LOGINS, seed_demo
 
 
 def register_cli(app: Flask) -> None:
     """Attach the app's commands."""
     app.cli.add_command(setup_command)
+    app.cli.add_command(tenants_cli)
+    app.cli.add_command(users_cli)
 
 
 @click.command("setup")
