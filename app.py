@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.config import InsecureConfiguration, Settings
 from core.extensions import csrf, db, htmx, login_manager, migrate
@@ -54,6 +55,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(
             {k: v for k, v in test_config.items() if not k.startswith("USAGE_")}
         )
+
+    if settings.proxy_hops:
+        # Client addresses (sign-in limits) and https URLs come from the proxy's headers.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))

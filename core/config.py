@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     cache_url: str = ""  # empty: SQLite file in instance/; or redis://host:port/db
     demo: Literal["auto", "on", "off"] = "auto"
     env: Literal["development", "production"] = "development"
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+    proxy_hops: int = Field(0, ge=0, le=5)
 
     isnotai_us_url: str = "https://api.isnotai.com"
     isnotai_eu_url: str = "https://api-eu.isnotai.com"

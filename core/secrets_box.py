@@ -31,7 +31,12 @@ class SecretBox:
 
     def rotate(self, ciphertext: str) -> str:
         """Re-encrypt a ciphertext under the first (newest) key."""
-        return self._fernet.rotate(ciphertext.encode()).decode()
+        try:
+            return self._fernet.rotate(ciphertext.encode()).decode()
+        except InvalidToken:
+            raise ValueError(
+                "a stored key cannot be decrypted with the configured USAGE_ENCRYPTION_KEYS"
+            ) from None
 
 
 def _fernet_key(material: str) -> bytes:

@@ -157,3 +157,13 @@ def test_demo_mode_reads_through_the_same_client_and_cache(tmp_path):
     usage = upstreams.evovoice.usage(start, end)
     assert usage.value.accounts
     upstreams.http.close()
+
+
+def test_proxy_headers_are_trusted_only_when_configured(app_config):
+    from flask import request
+
+    for hops, expected in ((0, "127.0.0.1"), (1, "203.0.113.9")):
+        app = create_app({**app_config, "USAGE_PROXY_HOPS": hops})
+        app.add_url_rule("/_addr", "addr", lambda: request.remote_addr)
+        seen = app.test_client().get("/_addr", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert seen.get_data(as_text=True) == expected
