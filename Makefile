@@ -24,6 +24,7 @@ $(JS_STAMP): package.json package-lock.json
 
 install: $(PY_STAMP) $(JS_STAMP)
 
+run: export USAGE_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/flask --app app setup
 	@echo "Usage dashboard: http://$(HOST):$(PORT)"

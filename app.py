@@ -15,6 +15,7 @@ from core.config import InsecureConfiguration, Settings
 from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.secrets_box import SecretBox
 from core.upstreams import build_upstreams
+from core.web_security import init_web_security
 
 
 def load_settings(test_config: Mapping[str, Any] | None) -> Settings:
@@ -72,6 +73,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from blueprints import register_blueprints
     from core.cli import register_cli
 
+    init_web_security(app)
     register_blueprints(app)
     register_cli(app)
     return app

@@ -7,7 +7,10 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
+from blueprints.embed_demo import host_origin
+
 from .cli_admin import tenants_cli, users_cli
+from .cli_embed import embed_token
 from .demo_seed import DEMO_LOGINS, seed_demo
 
 
@@ -16,6 +19,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(setup_command)
     app.cli.add_command(tenants_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(embed_token)
 
 
 @click.command("setup")
@@ -29,5 +33,7 @@ def setup_command() -> None:
         click.echo("Demo mode: simulated upstreams, demo tenants and these logins:")
         for email, password, what in DEMO_LOGINS:
             click.echo(f"  {email:<28} {password:<20} {what}")
+        origin = host_origin(settings.public_url)
+        click.echo(f"Embedded widgets, framed from another origin: {origin}/embed-demo")
     else:
         click.echo("Database is up to date.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +31,10 @@ class Settings(BaseSettings):
     cache_url: str = ""  # empty: SQLite file in instance/; or redis://host:port/db
     demo: Literal["auto", "on", "off"] = "auto"
     env: Literal["development", "production"] = "development"
+    # Signs embed tokens; separate from the session secret so tenants can be given it.
+    embed_secret: str = ""
+    embed_max_ttl: int = Field(3600, gt=0)  # longest accepted token lifetime, seconds
+    public_url: str = "http://127.0.0.1:5000"  # how users reach the app (embed URLs)
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
     proxy_hops: int = Field(0, ge=0, le=5)
 
@@ -62,6 +67,13 @@ class Settings(BaseSettings):
         """Return the data-encryption keys, newest first."""
         keys = [k.strip() for k in self.encryption_keys.split(",") if k.strip()]
         return keys or [self.secret_key]
+
+    @property
+    def embed_signing_secret(self) -> str:
+        """Return the embed secret; demo mode derives one so the demo widgets work."""
+        if self.embed_secret or not self.demo_enabled:
+            return self.embed_secret
+        return hashlib.sha256(b"demo-embed\0" + self.secret_key.encode()).hexdigest()
 
     @property
     def has_upstream_credentials(self) -> bool:

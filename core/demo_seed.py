@@ -49,6 +49,13 @@ def demo_tenants() -> list[dict]:
     ]
 
 
+def demo_embed_origin() -> str:
+    """Return the origin of the demo page that frames acme's widgets."""
+    from blueprints.embed_demo import host_origin
+
+    return host_origin(current_app.config["USAGE"].public_url)
+
+
 def seed_demo() -> None:
     """Add the demo tenants and logins that are missing; leave existing rows alone."""
     box = current_app.extensions["secret_box"]
@@ -64,6 +71,7 @@ def seed_demo() -> None:
                 isnotai_region=spec["integration"].region,
                 evovoice_account_id=spec["account"],
                 evovoice_customer_id=spec["customer"],
+                embed_origins=demo_embed_origin() if spec["name"] == "acme" else "",
             )
             db.session.add(tenant)
         tenants[spec["name"]] = tenant

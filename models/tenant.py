@@ -25,6 +25,15 @@ class Tenant(db.Model):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=lambda: datetime.now(UTC)
     )
+    # Origins allowed to frame this tenant's widgets, space-separated; empty: none.
+    embed_origins: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Embed tokens issued before this moment are refused.
+    embeds_revoked_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def embed_origin_list(self) -> list[str]:
+        """Return the origins allowed to frame this tenant's widgets."""
+        return self.embed_origins.split() if self.embed_origins else []
 
     @property
     def has_isnotai(self) -> bool:

@@ -1,0 +1,46 @@
+"""Demo mode only: a host page on a second loopback origin that frames both widgets."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode, urlsplit
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request
+
+from services.embed_tokens import mint
+
+bp = Blueprint("embed_demo", __name__)
+
+DEMO_TENANT = "acme"
+
+
+def host_origin(public_url: str) -> str:
+    """Return the demo host page's origin: the public URL's port on `localhost`."""
+    parts = urlsplit(public_url)
+    return f"{parts.scheme}://localhost:{parts.port or 80}"
+
+
+@bp.get("/embed-demo")
+def host_page():
+    """Frame both of a demo tenant's widgets from another origin, as a tenant's site would."""
+    settings = current_app.config["USAGE"]
+    if not settings.demo_enabled:
+        abort(404)
+    public = settings.public_url.rstrip("/")
+    origin = host_origin(public)
+    if request.host_url.rstrip("/") != origin:
+        return redirect(f"{origin}/embed-demo")
+    ttl = timedelta(seconds=settings.embed_max_ttl)
+    widgets = []
+    for widget, path, title in (
+        ("metrics", "/embed/metrics", "API metrics"),
+        ("ai-minutes", "/embed/ai-minutes", "AI minutes"),
+    ):
+        token = mint(settings.embed_signing_secret, DEMO_TENANT, ttl=ttl, widget=widget)
+        widgets.append({"title": title, "src": f"{public}{path}?{urlencode({'token': token})}"})
+    response = current_app.make_response(
+        render_template("embed/demo_host.html", widgets=widgets, origin=origin, public=public)
+    )
+    # This page frames the app's public origin.
+    response.headers["Content-Security-Policy"] = f"frame-ancestors 'none'; frame-src {public}"
+    return response
