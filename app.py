@@ -73,7 +73,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from blueprints import register_blueprints
     from core.cli import register_cli
 
-    init_web_security(app)
+    init_web_security(app, https=settings.https, secure_cookies=not settings.demo_enabled)
     register_blueprints(app)
     register_cli(app)
     return app

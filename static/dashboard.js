@@ -66,6 +66,13 @@
     }
   }, true);
 
+  // State-changing htmx requests carry the CSRF token as a header, as forms carry a field.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.verb === "get") return;
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) event.detail.headers["X-CSRFToken"] = meta.getAttribute("content");
+  });
+
   // htmx swaps 4xx/5xx answers too: they carry the page's own error or stale message.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
