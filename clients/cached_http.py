@@ -29,6 +29,7 @@ import requests
 from requests_cache import DO_NOT_CACHE, CachedSession
 from requests_cache.backends import BaseCache, RedisCache, SQLiteCache
 
+from .deadline import current_deadline
 from .errors import (
     BadResponse,
     RateLimited,
@@ -277,9 +278,16 @@ class CachedUpstream:
         """Call the upstream (no cache), retrying reads within the deadline; decode the answer."""
         policy = self.policy
         deadline = time.monotonic() + policy.deadline
+        shared = current_deadline()
+        if shared is not None:
+            deadline = min(deadline, shared)
         attempt = 0
         while True:
             remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise UpstreamTimeout(
+                    req.api, f"{req.api} did not answer in time; try again in a moment"
+                )
             try:
                 response = self.session.request(
                     req.method,

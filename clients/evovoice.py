@@ -19,6 +19,7 @@ from requests_cache import DO_NOT_CACHE
 from core.periods import split
 
 from .cached_http import CachedUpstream, UpstreamRequest
+from .deadline import carried
 from .errors import (
     AuthenticationFailed,
     BadResponse,
@@ -338,8 +339,9 @@ class EvovoiceClient:
             return self.usage(span[0], span[1], account_id, customer_id, refresh=refresh)
 
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(spans) + 1))) as pool:
-            whole_future = pool.submit(one, (start, end))
-            fetched = list(pool.map(one, spans))
+            whole_future = pool.submit(carried(one), (start, end))
+            futures = [pool.submit(carried(one), span) for span in spans]
+            fetched = [future.result() for future in futures]
             whole = whole_future.result()
         buckets = tuple(
             MinutesBucket(s, e, f.value.minutes(account_id, customer_id), f)

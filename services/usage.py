@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from clients.deadline import carried, deadline_in
 from clients.errors import UpstreamError
 from clients.evovoice import EvovoiceClient, MinutesSeries
 from clients.isnotai import LEVEL_METRICS, IsnotaiClient, IsnotaiUsage
@@ -142,17 +143,20 @@ class UsageService:
         isnotai: IsnotaiClient,
         evovoice: EvovoiceClient | None,
         now=lambda: datetime.now(UTC),
+        deadline: float | None = None,
     ) -> None:
         self.isnotai = isnotai
         self.evovoice = evovoice
         self.now = now
+        # Seconds all of one view's upstream reads may take together.
+        self.deadline = deadline if deadline is not None else isnotai.upstream.policy.deadline
 
     def view(self, scope: TenantScope, query: UsageQuery, *, refresh: bool = False) -> UsageView:
-        """Read both sources concurrently and shape them for the page."""
+        """Read both sources concurrently, within one deadline, and shape them for the page."""
         results: list[Fetched] = []
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            metrics_job = pool.submit(self._metrics, scope, query, refresh, results)
-            minutes_job = pool.submit(self._minutes, scope, query, refresh, results)
+        with deadline_in(self.deadline), ThreadPoolExecutor(max_workers=2) as pool:
+            metrics_job = pool.submit(carried(self._metrics), scope, query, refresh, results)
+            minutes_job = pool.submit(carried(self._minutes), scope, query, refresh, results)
             metrics, minutes = metrics_job.result(), minutes_job.result()
         return UsageView(scope, query, metrics, minutes, _freshness(results))
 
@@ -171,8 +175,10 @@ class UsageService:
         if not (scope.isnotai_key and scope.isnotai_region):
             return None
         try:
-            current = self.metrics_usage(scope, query, refresh=refresh)
-            previous = self.metrics_usage(scope, query.previous, refresh=refresh)
+            current, previous = _both(
+                lambda: self.metrics_usage(scope, query, refresh=refresh),
+                lambda: self.metrics_usage(scope, query.previous, refresh=refresh),
+            )
         except UpstreamError as exc:
             return MetricsSection(error=exc)
         results.extend([current, previous])
@@ -230,24 +236,30 @@ class UsageService:
             return _with_error(
                 section, "EvoVoice is not configured (USAGE_EVOVOICE_USERNAME is empty)"
             )
-        try:
-            series = self.minutes_series(scope, query, refresh=refresh)
-            old = query.previous
+        old = query.previous
+
+        def previous():
             if query.compare == "previous":
-                prior = self.minutes_series(scope, old, refresh=refresh)
-                previous_total, prior_buckets = prior.total, _buckets(prior)
-                results.extend(prior.results)
-            else:
-                whole = self.evovoice.usage(
-                    old.start, old.end, scope.account_id, scope.customer_id, refresh=refresh
-                )
-                previous_total, prior_buckets = (
-                    whole.value.minutes(scope.account_id, scope.customer_id),
-                    None,
-                )
-                results.append(whole)
+                return self.minutes_series(scope, old, refresh=refresh)
+            return self.evovoice.usage(
+                old.start, old.end, scope.account_id, scope.customer_id, refresh=refresh
+            )
+
+        try:
+            series, prior = _both(
+                lambda: self.minutes_series(scope, query, refresh=refresh), previous
+            )
         except UpstreamError as exc:
             return MinutesSection(scope.account_id, scope.customer_id, error=exc)
+        if isinstance(prior, MinutesSeries):
+            previous_total, prior_buckets = prior.total, _buckets(prior)
+            results.extend(prior.results)
+        else:
+            previous_total, prior_buckets = (
+                prior.value.minutes(scope.account_id, scope.customer_id),
+                None,
+            )
+            results.append(prior)
         results.extend(series.results)
         return MinutesSection(
             account_id=scope.account_id,
@@ -258,6 +270,13 @@ class UsageService:
             previous_total=previous_total,
             projection=projection(series.total, query.start, query.end, self.now()),
         )
+
+
+def _both(first, second):
+    """Run two reads at once (each within the request's deadline); return both results."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        a, b = pool.submit(carried(first)), pool.submit(carried(second))
+        return a.result(), b.result()
 
 
 def _buckets(series: MinutesSeries) -> list[Bucket]:

@@ -382,3 +382,24 @@ def test_exports_for_a_missing_source_are_404(client, tenants, login):
     response = client.get("/usage/metrics.csv?preset=7d")
     assert response.status_code == 404
     assert "no isnotai integration" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["evovoice", "isnotai-us"])
+def test_a_hanging_upstream_cannot_hold_the_page_past_the_deadline(
+    client, tenants, login, sims, app_config, target
+):
+    import time
+
+    login(client, "acme@example.com")
+    sims.state.add_fault(target, "timeout", hang_seconds=20)
+    started = time.monotonic()
+    response = client.get("/usage?preset=30d&granularity=day")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert "did not answer in time" in response.get_data(as_text=True)
+    # 31 EvoVoice reads at 8 at a time would take minutes without one shared deadline.
+    assert elapsed < app_config["USAGE_UPSTREAM_DEADLINE"] + 2
+    sims.state.clear_faults()
+    sims.state.clear_calls()
+    assert client.get("/usage?preset=30d&granularity=day").status_code == 200
+    assert upstream_calls(sims)  # the failure was not cached
