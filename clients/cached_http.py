@@ -68,6 +68,7 @@ class HttpPolicy:
     ttl_past: float = 6 * 3600
     ttl_today: float = 60
     stale_max: float = 24 * 3600
+    max_response_bytes: int = 64 * 1024 * 1024
 
     def ttl_for(self, range_end, today) -> timedelta:
         """Keep a range that ended before today long; one that includes today briefly."""
@@ -274,6 +275,25 @@ class CachedUpstream:
         except UpstreamError:
             return None
 
+    def _read_body(self, response: requests.Response, api: str) -> None:
+        """Read the body, refusing one larger than the policy allows before it fills memory."""
+        limit = self.policy.max_response_bytes
+        refused = BadResponse(
+            api, f"{api} answered with more than {limit:,} bytes, more than this app accepts"
+        )
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            response.close()
+            raise refused
+        chunks, size = [], 0
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                raise refused
+            chunks.append(chunk)
+        response._content = b"".join(chunks)
+
     def send(self, req: UpstreamRequest, decode: Decoder[T]) -> tuple[requests.Response, T]:
         """Call the upstream (no cache), retrying reads within the deadline; decode the answer."""
         policy = self.policy
@@ -301,7 +321,9 @@ class CachedUpstream:
                     ),
                     allow_redirects=False,
                     expire_after=DO_NOT_CACHE,
+                    stream=True,
                 )
+                self._read_body(response, req.api)
                 return response, decode(response)
             except requests.Timeout:
                 error: UpstreamError = UpstreamTimeout(

@@ -30,7 +30,7 @@ from .errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from .responses import json_body, retry_after_seconds
+from .responses import json_body, retry_after_seconds, success_body
 from .result import Fetched
 
 API = "EvoVoice"
@@ -309,12 +309,7 @@ class EvovoiceClient:
         def decode(response: requests.Response) -> AIUsage:
             if not 200 <= response.status_code < 300:
                 raise error_for(response)
-            body = json_body(response)
-            if body is None:
-                raise BadResponse(
-                    API, "EvoVoice answered with something that is not JSON", retryable=True
-                )
-            return parse_usage(body, start, end)
+            return parse_usage(success_body(response, API, "EvoVoice"), start, end)
 
         return self.upstream.fetch(request, decode, refresh=refresh)
 

@@ -20,7 +20,7 @@ from .errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from .responses import json_body, retry_after_seconds
+from .responses import json_body, retry_after_seconds, success_body
 from .result import Fetched
 
 METRICS = ("ApiCalls", "Events", "Sessions", "StorageBytes", "BotAnalyses")
@@ -253,11 +253,7 @@ class IsnotaiClient:
         def decode(response: requests.Response) -> IsnotaiUsage:
             if not 200 <= response.status_code < 300:
                 raise error_for(response, region)
-            body = json_body(response)
-            if body is None:
-                raise BadResponse(
-                    request.api, "isnotai answered with something that is not JSON", retryable=True
-                )
+            body = success_body(response, request.api, "isnotai")
             tier = (response.headers.get("x-isnotai-tier") or "").strip().lower() or None
             return parse_usage(body, region, tier, start, end)
 

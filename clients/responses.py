@@ -8,15 +8,30 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
+from .errors import BadResponse
+
 
 def json_body(response: requests.Response) -> object | None:
-    """Return the decoded JSON body, or None when the body is empty or not JSON."""
+    """Return the decoded JSON body, or None when the body is empty, not JSON, or too deep."""
     if not response.content:
         return None
     try:
         return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
+
+
+def success_body(response: requests.Response, api: str, vendor: str) -> object:
+    """Return a 2xx answer's JSON body; raise BadResponse when it is not JSON."""
+    try:
+        return json.loads(response.content)
+    except RecursionError:
+        raise BadResponse(api, f"{vendor} answered with JSON nested too deeply to read") from None
+    except (ValueError, UnicodeDecodeError):
+        # Often a proxy's hiccup: worth another try.
+        raise BadResponse(
+            api, f"{vendor} answered with something that is not JSON", retryable=True
+        ) from None
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

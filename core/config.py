@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     upstream_deadline: float = Field(20.0, gt=0)
     retry_after_max: float = Field(5.0, ge=0)  # longer Retry-After: report instead of waiting
     evovoice_concurrency: int = Field(8, ge=1, le=64)
+    max_response_bytes: int = Field(64 * 1024 * 1024, ge=1024)  # larger upstream answers refused
 
     # Cache freshness, seconds.
     cache_ttl_past: int = Field(6 * 3600, ge=0)

@@ -35,6 +35,7 @@ def policy_from(settings: Settings) -> HttpPolicy:
         ttl_past=settings.cache_ttl_past,
         ttl_today=settings.cache_ttl_today,
         stale_max=settings.cache_stale_max,
+        max_response_bytes=settings.max_response_bytes,
     )
 
 

@@ -34,6 +34,7 @@ from simulators.data import (
     evovoice_expected,
     parse_day,
 )
+from simulators.fault_bodies import hostile_body
 from simulators.state import Fault, SimulatorState
 
 TARGET = "evovoice"
@@ -98,6 +99,9 @@ def fault_response(fault: Fault) -> Response | None:
     """Answer a fault after its hang, or return None to answer normally (timeout)."""
     if fault.kind == "timeout":
         return None
+    hostile = hostile_body(fault.kind)
+    if hostile is not None:
+        return hostile
     if fault.kind == "malformed":
         return Response(TRUNCATED_BODY, status=200, content_type=JSON_TYPE)
     if fault.kind == "wrong-shape":

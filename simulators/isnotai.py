@@ -41,6 +41,7 @@ from simulators.data import (
     isnotai_expected,
     parse_day,
 )
+from simulators.fault_bodies import hostile_body
 from simulators.state import Fault, SimulatorState
 
 KEY_PATTERN = re.compile(r"aik_v1_[A-Za-z0-9_-]{40}")
@@ -117,6 +118,9 @@ def fault_response(fault: Fault) -> Response | None:
     """Answer a fault after its hang, or return None to answer normally (timeout)."""
     if fault.kind == "timeout":
         return None
+    hostile = hostile_body(fault.kind)
+    if hostile is not None:
+        return hostile
     if fault.kind == "malformed":
         return Response(TRUNCATED_BODY, status=200, content_type=JSON_TYPE)
     if fault.kind == "wrong-shape":

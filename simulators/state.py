@@ -39,6 +39,8 @@ FAULT_KINDS = (
     "403",
     "404",
     "401",
+    "oversized",
+    "deep-nesting",
 )
 DEFAULT_HANG_SECONDS = 30.0
 RATE_WINDOW_SECONDS = 60.0

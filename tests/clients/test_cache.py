@@ -320,3 +320,40 @@ def test_the_decoded_memo_is_bounded_by_records():
     assert memo.get("a", now) is None  # evicted, least recently used
     assert memo.get("b", now) is not None and memo.get("c", now) is not None
     assert memo.get("b", later) is None  # expired
+
+
+# -- hostile answers ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["isnotai-us", "evovoice"])
+def test_an_oversized_answer_is_refused_before_it_fills_memory(sims, cache_url, clock, target):
+    from dataclasses import replace
+
+    from clients.cached_http import HttpPolicy
+
+    policy = replace(HttpPolicy(deadline=5, read_timeout=2), max_response_bytes=1024 * 1024)
+    http = CachedUpstream(cache_url, "k" * 40, policy, clock=clock)
+    username, password = EVOVOICE_SERVICE_USER
+    isnotai = IsnotaiClient(http, lambda: {"us": sims.isnotai_us_url, "eu": ""}, "big")
+    evovoice = EvovoiceClient(http, lambda: sims.evovoice_url, username, password)
+    sims.state.add_fault(target, "oversized")
+    start, end = past_range()
+    try:
+        with pytest.raises(BadResponse) as caught:
+            if target == "evovoice":
+                evovoice.usage(start, end)
+            else:
+                isnotai.usage(ACME.key, "us", start, end)
+        assert "more than 1,048,576 bytes" in caught.value.message
+        assert usage_calls(sims) == 1  # refused, not retried
+    finally:
+        http.close()
+
+
+def test_deeply_nested_json_is_refused_with_a_clear_error(isnotai, sims):
+    sims.state.add_fault("isnotai-us", "deep-nesting")
+    start, end = past_range()
+    with pytest.raises(BadResponse) as caught:
+        isnotai.usage(ACME.key, "us", start, end)
+    assert "nested too deeply" in caught.value.message
+    assert usage_calls(sims) == 1
