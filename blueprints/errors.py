@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -24,6 +24,15 @@ def _render(error: HTTPException):
     response.mimetype = "text/html"
     response.vary.add("HX-Request")
     return response
+
+
+@bp.before_app_request
+def refuse_undecodable_addresses():
+    """Refuse a query string that is not UTF-8 before anything tries to read it."""
+    try:
+        request.query_string.decode("utf-8")
+    except UnicodeDecodeError:
+        abort(400, "The address contains bytes that are not valid UTF-8.")
 
 
 @bp.app_errorhandler(CSRFError)

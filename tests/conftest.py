@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -244,3 +245,43 @@ def postgres_url():
     with admin.connect() as conn:
         conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
     admin.dispose()
+
+
+# -- what the suite sent and logged, scanned for secrets by test_zz_secrets.py ------------
+
+SEEN: dict[str, list[str]] = {"responses": [], "logs": []}
+
+
+class _Recorder(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            SEEN["logs"].append(self.format(record))
+        except Exception:  # noqa: BLE001 - a record that cannot format carries no text
+            SEEN["logs"].append(str(record.msg))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record_everything():
+    """Keep every app response (headers and body) and every log line of the session."""
+    from flask.testing import FlaskClient
+
+    handler = _Recorder(level=logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous_level = root.level
+    root.setLevel(logging.DEBUG)
+    original_open = FlaskClient.open
+
+    def recording_open(self, *args, **kwargs):
+        response = original_open(self, *args, **kwargs)
+        SEEN["responses"].append(
+            str(response.headers) + "\n" + response.get_data().decode("utf-8", "replace")
+        )
+        return response
+
+    FlaskClient.open = recording_open
+    yield SEEN
+    FlaskClient.open = original_open
+    root.removeHandler(handler)
+    root.setLevel(previous_level)

@@ -1,0 +1,35 @@
+"""Runs last: no configured secret appears in any response or log line of the whole suite.
+
+Keys, passwords, the service credential, session and embed secrets: every one the suite
+configures is looked for in every response body and header the app sent and every log
+record emitted, however the suite was selected.
+"""
+
+from __future__ import annotations
+
+from simulators.data import EVOVOICE_NO_ROLE_USER, EVOVOICE_SERVICE_USER, ISNOTAI_INTEGRATIONS
+
+from .conftest import SEEN, TEST_SECRET
+
+
+def configured_secrets() -> dict[str, str]:
+    secrets = {f"isnotai key of {i.name}": i.key for i in ISNOTAI_INTEGRATIONS}
+    secrets |= {f"isnotai key body of {i.name}": i.key[7:] for i in ISNOTAI_INTEGRATIONS}
+    secrets["EvoVoice service password"] = EVOVOICE_SERVICE_USER[1]
+    secrets["EvoVoice viewer password"] = EVOVOICE_NO_ROLE_USER[1]
+    secrets["session secret"] = TEST_SECRET
+    secrets["embed secret (widget tests)"] = "embed-secret-for-tests-0123456789abcdef"
+    secrets["embed secret (hostile-input tests)"] = "embed-secret-for-hostile-input-tests-0123"
+    secrets["test user password"] = "correct horse battery"
+    return secrets
+
+
+def test_no_secret_in_any_response_or_log_line():
+    assert SEEN["responses"], "the recorder saw no responses: the scan would prove nothing"
+    leaks = []
+    for name, secret in configured_secrets().items():
+        for kind in ("responses", "logs"):
+            hits = sum(secret in text for text in SEEN[kind])
+            if hits:
+                leaks.append(f"{name} in {hits} {kind}")
+    assert leaks == []
