@@ -39,7 +39,7 @@ from .errors import (
 )
 from .memo import DecodedMemo
 from .result import Fetched
-from .singleflight import SingleFlight
+from .singleflight import RedisFlights, SingleFlight
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,10 +101,15 @@ class UpstreamRequest:
 Decoder = Callable[[requests.Response], T]
 
 
+def is_redis_url(url: str) -> bool:
+    """Tell whether a cache URL names a Redis server."""
+    return urlsplit(url).scheme in ("redis", "rediss", "unix")
+
+
 def open_backend(cache_url: str, stale_max: float) -> BaseCache:
     """Open the requests-cache backend named by a `sqlite:///path` or `redis://` URL."""
     scheme = urlsplit(cache_url).scheme
-    if scheme in ("redis", "rediss", "unix"):
+    if is_redis_url(cache_url):
         from redis import Redis
 
         # Keep Redis entries past their freshness so they can still be served stale.
@@ -142,6 +147,9 @@ class CachedUpstream:
         self._sleep = sleep
         self._key = hashlib.sha256(b"usage-cache-key\0" + key_secret.encode()).digest()
         self._flights = SingleFlight()
+        self._shared_flights = (
+            RedisFlights(cache_url, self.policy.deadline) if is_redis_url(cache_url) else None
+        )
         self._memo = DecodedMemo(memo_records)
         self._lock = threading.Lock()
         self._session: CachedSession | None = None
@@ -243,6 +251,14 @@ class CachedUpstream:
         return hit
 
     def _fetch_upstream(
+        self, req: UpstreamRequest, key: str, decode: Decoder[T], refresh: bool, cached
+    ) -> Fetched[T]:
+        if self._shared_flights is None:
+            return self._fetch_locked(req, key, decode, refresh, cached)
+        with self._shared_flights.held(f"{key}:{refresh}"):
+            return self._fetch_locked(req, key, decode, refresh, cached)
+
+    def _fetch_locked(
         self, req: UpstreamRequest, key: str, decode: Decoder[T], refresh: bool, cached
     ) -> Fetched[T]:
         if not refresh:

@@ -357,3 +357,41 @@ def test_deeply_nested_json_is_refused_with_a_clear_error(isnotai, sims):
         isnotai.usage(ACME.key, "us", start, end)
     assert "nested too deeply" in caught.value.message
     assert usage_calls(sims) == 1
+
+
+@pytest.mark.redis
+def test_twenty_workers_on_one_cold_key_make_one_upstream_call(
+    redis_url, sims, policy, test_secret
+):
+    # Separate CachedUpstream objects share nothing in memory, like separate worker
+    # processes: only Redis (cache and lock) joins them.
+    sims.state.update(latency_ms=400)
+    workers = [CachedUpstream(redis_url, test_secret, policy) for _ in range(20)]
+    clients = [
+        IsnotaiClient(w, lambda: {"us": sims.isnotai_us_url, "eu": ""}, "shared") for w in workers
+    ]
+    start, end = past_range()
+    barrier = threading.Barrier(len(clients))
+    results, errors = [], []
+
+    def ask(client):
+        barrier.wait()
+        try:
+            results.append(client.usage(ACME.key, "us", start, end))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(c,)) for c in clients]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        for worker in workers:
+            worker.close()
+    assert errors == []
+    assert len(results) == 20
+    assert usage_calls(sims) == 1
+    assert sum(r.source == "upstream" for r in results) == 1
+    assert all(r.value == results[0].value for r in results)
