@@ -1,0 +1,71 @@
+"""Plotly figures of the staff page: the top accounts or customers, the rest as one bar.
+
+Ids are hostile text. Plotly reads a few HTML tags and entities in tick labels and hover
+text, so every id is HTML-escaped before it reaches the figure (Plotly shows `&lt;b&gt;` as
+`<b>`), never put into a hover template, and placed by position rather than as a category
+(an account called "other" must not merge with the other bar).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from .staff_ranking import Row
+
+LABEL_CHARS = 32
+
+
+def plotly_text(text: str) -> str:
+    """Return text Plotly shows literally (its markup and entities escaped)."""
+    return escape(text, quote=False)
+
+
+def _label(text: str) -> str:
+    short = text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+    return plotly_text(short)
+
+
+def ranking_figure(top: Sequence[Row], other: int, other_count: int, noun: str) -> str:
+    """Return a figure's JSON: horizontal bars, largest first, the rest summed in one bar."""
+    import plotly.graph_objects as go  # heavy: imported on first chart, not at start-up
+
+    labels = [_label(row.id) for row in top]
+    hover = [plotly_text(row.id) for row in top]
+    values = [row.ai_minutes for row in top]
+    opacity = [1.0] * len(top)
+    if other_count:
+        rest = f"{other_count:,} other {noun}{'' if other_count == 1 else 's'}"
+        labels.append(rest)
+        hover.append(rest)
+        values.append(other)
+        opacity.append(0.45)
+    positions = list(range(len(values) - 1, -1, -1))  # the first bar on top
+    figure = go.Figure(
+        go.Bar(
+            x=values,
+            y=positions,
+            orientation="h",
+            customdata=hover,
+            marker={"opacity": opacity},
+            hovertemplate="%{customdata}: %{x:,} AI minutes<extra></extra>",
+            name="AI minutes",
+        )
+    )
+    figure.update_layout(
+        template="none",  # the default template adds kilobytes the page restyles anyway
+        autosize=True,
+        height=60 + 26 * max(len(values), 1),
+        margin={"l": 12, "r": 12, "t": 8, "b": 36},
+        showlegend=False,
+        bargap=0.2,
+        xaxis={"tickformat": ",~d", "rangemode": "tozero", "fixedrange": True},
+        yaxis={
+            "tickmode": "array",
+            "tickvals": positions,
+            "ticktext": labels,
+            "automargin": True,
+            "fixedrange": True,
+        },
+    )
+    return figure.to_json(validate=False)
