@@ -26,6 +26,7 @@ def embeddable(json_text: str) -> Markup:
 
 def _layout(y_axis: dict, *, legend: bool) -> dict:
     return {
+        "template": "none",  # the default template adds kilobytes the page restyles anyway
         "autosize": True,
         "height": 260,
         "margin": {"l": 56, "r": 12, "t": 8, "b": 36},
