@@ -8,7 +8,7 @@ JS_STAMP := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint lock clean
+.PHONY: install run serve test lint lock bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=python3.11")'
@@ -29,6 +29,12 @@ run: install
 	$(BIN)/flask --app app setup
 	@echo "Usage dashboard: http://$(HOST):$(PORT)"
 	$(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+
+# The production server (gunicorn, deploy/gunicorn.conf.py) on http://$(HOST):8000.
+serve: export USAGE_PUBLIC_URL ?= http://$(HOST):8000
+serve: install
+	$(BIN)/flask --app app setup
+	USAGE_BIND=$(HOST):8000 $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

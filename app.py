@@ -12,7 +12,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.config import InsecureConfiguration, Settings
-from core.extensions import csrf, db, htmx, login_manager, migrate
+from core.extensions import compress, csrf, db, htmx, login_manager, migrate
+from core.observability import init_observability
 from core.secrets_box import SecretBox
 from core.upstreams import build_upstreams
 from core.web_security import init_web_security
@@ -30,7 +31,8 @@ def load_settings(test_config: Mapping[str, Any] | None) -> Settings:
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Create and configure the app; nothing connects to a server here."""
-    app = Flask(__name__, instance_relative_config=True)
+    # Static files are served (compressed, versioned) by blueprints.assets.
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
     settings = load_settings(test_config)
     try:
         settings.check_production_safety()
@@ -51,6 +53,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=not settings.demo_enabled,
         REMEMBER_COOKIE_DURATION=timedelta(days=14),
         USAGE=settings,
+        # Pages, fragments, JSON and CSV; static files are compressed by blueprints.assets.
+        COMPRESS_ALGORITHM=["br", "gzip"],
+        COMPRESS_ALGORITHM_STREAMING=["br"],
+        COMPRESS_MIMETYPES=["text/html", "application/json", "text/csv"],
     )
     if test_config:
         app.config.from_mapping(
@@ -73,6 +79,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from blueprints import register_blueprints
     from core.cli import register_cli
 
+    init_observability(app, settings.log_format)
+    compress.init_app(app)
     init_web_security(app, https=settings.https, secure_cookies=not settings.demo_enabled)
     register_blueprints(app)
     register_cli(app)

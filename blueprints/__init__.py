@@ -5,11 +5,11 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to the app."""
-    from . import assets, auth, embed, embed_demo, errors, home, staff, usage
+    from . import assets, auth, embed, embed_demo, errors, home, ops, staff, usage
     from .formatting import register_filters
     from .presenters import METRIC_LABELS
 
-    for module in (assets, auth, embed, embed_demo, errors, home, staff, usage):
+    for module in (assets, auth, embed, embed_demo, errors, home, ops, staff, usage):
         app.register_blueprint(module.bp)
     register_filters(app)
     app.jinja_env.globals["metric_labels"] = METRIC_LABELS

@@ -20,8 +20,3 @@ def index():
         return redirect(url_for(endpoint))
     return render_template("home/index.html", user=current_user)
 
-
-@bp.get("/healthz")
-def healthz():
-    """Answer that the process is alive."""
-    return {"status": "ok"}

@@ -40,6 +40,7 @@ from .errors import (
 from .memo import DecodedMemo
 from .result import Fetched
 from .singleflight import RedisFlights, SingleFlight
+from .telemetry import CACHE_EVENTS, UPSTREAM_CALLS, UPSTREAM_SECONDS, request_id
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -229,13 +230,12 @@ class CachedUpstream:
         key = self.cache_key(req)
         if not refresh:
             remembered = self._memo.get(key, self.clock())
+            if remembered is None:
+                remembered = self._fresh(key, self._read_cache(key), decode)
             if remembered is not None:
+                CACHE_EVENTS.labels(req.api, "hit").inc()
                 return remembered
-        cached = self._read_cache(key)
-        if not refresh:
-            hit = self._fresh(key, cached, decode)
-            if hit is not None:
-                return hit
+        cached = self._read_cache(key) if refresh else None
         return self._flights.run(
             f"{key}:{refresh}", lambda: self._fetch_upstream(req, key, decode, refresh, cached)
         )
@@ -266,6 +266,7 @@ class CachedUpstream:
             cached = self._read_cache(key) or cached
             hit = self._fresh(key, cached, decode)
             if hit is not None:
+                CACHE_EVENTS.labels(req.api, "hit").inc()
                 return hit
         try:
             response, value = self.send(req, decode)
@@ -274,7 +275,9 @@ class CachedUpstream:
             if stale is None:
                 raise
             log.warning("serving stale %s data: %s", req.api, exc.message)
+            CACHE_EVENTS.labels(req.api, "stale").inc()
             return stale
+        CACHE_EVENTS.labels(req.api, "miss").inc()
         fetched_at = datetime.now(UTC)
         self._write_cache(key, response, req.ttl)
         self._memo.put(key, Fetched(value, fetched_at, "cache"), fetched_at + req.ttl)
@@ -310,6 +313,40 @@ class CachedUpstream:
             chunks.append(chunk)
         response._content = b"".join(chunks)
 
+    def _attempt(
+        self, req: UpstreamRequest, decode: Decoder[T], remaining: float
+    ) -> tuple[requests.Response, T]:
+        """Make one call and decode it, counting its outcome and latency."""
+        policy = self.policy
+        headers = dict(req.headers() if callable(req.headers) else req.headers)
+        if request_id.get():
+            headers["X-Request-ID"] = request_id.get()
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            response = self.session.request(
+                req.method,
+                req.url,
+                params=req.params,
+                json=req.json_body,
+                headers=headers,
+                timeout=(
+                    max(0.01, min(policy.connect_timeout, remaining)),
+                    max(0.01, min(policy.read_timeout, remaining)),
+                ),
+                allow_redirects=False,
+                expire_after=DO_NOT_CACHE,
+                stream=True,
+            )
+            self._read_body(response, req.api)
+            return response, decode(response)
+        except (requests.RequestException, UpstreamError) as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            UPSTREAM_CALLS.labels(req.api, outcome).inc()
+            UPSTREAM_SECONDS.labels(req.api).observe(time.perf_counter() - started)
+
     def send(self, req: UpstreamRequest, decode: Decoder[T]) -> tuple[requests.Response, T]:
         """Call the upstream (no cache), retrying reads within the deadline; decode the answer."""
         policy = self.policy
@@ -325,22 +362,7 @@ class CachedUpstream:
                     req.api, f"{req.api} did not answer in time; try again in a moment"
                 )
             try:
-                response = self.session.request(
-                    req.method,
-                    req.url,
-                    params=req.params,
-                    json=req.json_body,
-                    headers=dict(req.headers() if callable(req.headers) else req.headers),
-                    timeout=(
-                        max(0.01, min(policy.connect_timeout, remaining)),
-                        max(0.01, min(policy.read_timeout, remaining)),
-                    ),
-                    allow_redirects=False,
-                    expire_after=DO_NOT_CACHE,
-                    stream=True,
-                )
-                self._read_body(response, req.api)
-                return response, decode(response)
+                return self._attempt(req, decode, remaining)
             except requests.Timeout:
                 error: UpstreamError = UpstreamTimeout(
                     req.api, f"{req.api} did not answer in time; try again in a moment"

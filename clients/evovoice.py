@@ -212,6 +212,10 @@ class EvovoiceClient:
         self._login_lock = threading.Lock()
         self._cookie: str | None = None  # our own jar: the session cookies go to EvoVoice only
 
+    def base_url(self) -> str:
+        """Return EvoVoice's base URL."""
+        return self._base_url()
+
     # -- authentication ----------------------------------------------------------------
 
     def _auth_headers(self) -> dict[str, str]:

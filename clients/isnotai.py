@@ -218,6 +218,10 @@ class IsnotaiClient:
         self._base_urls = base_urls  # resolved late: demo simulators start on first use
         self.namespace = namespace
 
+    def base_urls(self) -> Mapping[str, str]:
+        """Return the base URL of each region."""
+        return self._base_urls()
+
     def usage(
         self,
         api_key: str,

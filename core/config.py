@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     embed_secret: str = ""
     embed_max_ttl: int = Field(3600, gt=0)  # longest accepted token lifetime, seconds
     public_url: str = "http://127.0.0.1:5000"  # how users reach the app (embed URLs)
+    log_format: Literal["text", "json"] = "text"
+    # /metrics is served to these addresses, or to callers presenting this bearer token.
+    metrics_allow: str = "127.0.0.1,::1"
+    metrics_token: str = ""
     https: bool = False  # served over HTTPS: redirect http and send HSTS
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
     proxy_hops: int = Field(0, ge=0, le=5)

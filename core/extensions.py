@@ -2,6 +2,7 @@
 
 import sqlite3
 
+from flask_compress import Compress
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -20,6 +21,7 @@ migrate = Migrate()
 login_manager = LoginManager()
 htmx = Htmx()
 csrf = CSRFProtect()
+compress = Compress()
 
 
 @event.listens_for(Engine, "connect")

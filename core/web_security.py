@@ -1,14 +1,15 @@
-"""Browser security headers (Flask-Talisman), framing rules, cookie-free widgets,
-CSRF for htmx, and token-free logs."""
+"""Browser security headers (Flask-Talisman), framing rules, cookie-free widgets and
+token-free access logs."""
 
 from __future__ import annotations
 
 import logging
-import re
 
 from flask import Flask, Response, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_talisman import Talisman
+
+from .observability import RedactSecrets
 
 # No inline script or style anywhere. plotly.js injects empty <style> elements that it fills
 # through insertRule (CSSOM, which CSP allows): only the empty element's hash is admitted.
@@ -29,7 +30,6 @@ CONTENT_SECURITY_POLICY = {
 talisman = Talisman()
 
 EMBED_BLUEPRINT = "embed"
-_TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
 
 
 def is_embed_request() -> bool:
@@ -78,18 +78,6 @@ def frame_headers(response: Response) -> Response:
     return response
 
 
-class RedactTokens(logging.Filter):
-    """Remove `token=…` from log lines (access logs print the query string)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record with tokens redacted; always keep it."""
-        message = record.getMessage()
-        if "token=" in message.lower():
-            record.msg = _TOKEN_IN_URL.sub(r"\1[redacted]", message)
-            record.args = ()
-        return True
-
-
 def init_web_security(app: Flask, *, https: bool, secure_cookies: bool) -> None:
     """Install security headers, the session interface, framing rules and log redaction."""
     app.session_interface = CookielessEmbedSessions()
@@ -107,7 +95,8 @@ def init_web_security(app: Flask, *, https: bool, secure_cookies: bool) -> None:
         session_cookie_http_only=True,
         session_cookie_samesite="Lax",
     )
+    # Access logs print request lines, query strings included: redact them at the source.
     for name in ("werkzeug", "gunicorn.access", "gunicorn.error", app.logger.name):
         logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactTokens) for f in logger.filters):
-            logger.addFilter(RedactTokens())
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())

@@ -232,6 +232,7 @@ def create_evovoice_blueprint(state: SimulatorState, url_prefix: str = "/evovoic
                 "query": request.args.to_dict(),
                 "status": response.status_code,
                 "identity": g.get("sim_user"),
+                "request_id": request.headers.get("X-Request-ID"),
                 "body": g.get("sim_body"),  # /ai/usage only: login bodies hold passwords
             }
         )

@@ -251,6 +251,7 @@ def create_isnotai_blueprint(
                 "status": response.status_code,
                 "identity": integration.name if integration else None,
                 "body": None,
+                "request_id": request.headers.get("X-Request-ID"),
             }
         )
         return response

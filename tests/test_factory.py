@@ -167,3 +167,49 @@ def test_proxy_headers_are_trusted_only_when_configured(app_config):
         app.add_url_rule("/_addr", "addr", lambda: request.remote_addr)
         seen = app.test_client().get("/_addr", headers={"X-Forwarded-For": "203.0.113.9"})
         assert seen.get_data(as_text=True) == expected
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip", "identity"])
+def test_assets_are_compressed_once_and_revalidated(client, encoding):
+    import gzip as gzip_module
+
+    import brotli
+
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    version = lock["packages"]["node_modules/plotly.js-basic-dist-min"]["version"]
+    url = f"/assets/vendor/{version}/plotly.js"
+    original = (ROOT / "node_modules/plotly.js-basic-dist-min/plotly-basic.min.js").read_bytes()
+    response = client.get(url, headers={"Accept-Encoding": encoding})
+    assert response.status_code == 200
+    assert "Accept-Encoding" in response.headers["Vary"]
+    body = response.get_data()
+    if encoding == "br":
+        assert response.headers["Content-Encoding"] == "br"
+        assert brotli.decompress(body) == original and len(body) < len(original) / 3
+    elif encoding == "gzip":
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert gzip_module.decompress(body) == original
+    else:
+        assert "Content-Encoding" not in response.headers and body == original
+    again = client.get(
+        url, headers={"Accept-Encoding": encoding, "If-None-Match": response.headers["ETag"]}
+    )
+    assert again.status_code == 304
+
+
+def test_own_static_files_are_versioned_and_confined(client):
+    page = client.get("/login").get_data(as_text=True)
+    css = re.search(r'href="(/static/app\.css\?v=[0-9a-f]+)"', page)[1]
+    response = client.get(css, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200 and response.headers["Content-Encoding"] == "gzip"
+    assert "immutable" in response.headers["Cache-Control"]
+    assert client.get("/static/../app.py").status_code == 404
+    assert client.get("/static/%2e%2e/app.py").status_code == 404
+    assert client.get("/static/nope.css").status_code == 404
+
+
+def test_pages_are_compressed(client):
+    response = client.get("/login", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    br = client.get("/login", headers={"Accept-Encoding": "br, gzip"})
+    assert br.headers["Content-Encoding"] == "br"

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 
-from core.web_security import RedactTokens
+from core.observability import RedactSecrets
 from services.embed_tokens import mint
 
 EMBED_SECRET = "embed-secret-for-tests-0123456789abcdef"
@@ -349,13 +349,13 @@ def test_tokens_are_redacted_from_log_lines():
         ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhY21lIn0.sig",),
         None,
     )
-    assert RedactTokens().filter(record)
+    assert RedactSecrets().filter(record)
     assert "eyJ" not in record.getMessage()
     assert "token=[redacted]&x=1" in record.getMessage()
 
 
 def test_the_redaction_filter_is_installed(app):
-    assert any(isinstance(f, RedactTokens) for f in logging.getLogger("werkzeug").filters)
+    assert any(isinstance(f, RedactSecrets) for f in logging.getLogger("werkzeug").filters)
 
 
 def test_demo_mode_frames_both_widgets_from_a_second_origin(tmp_path):
