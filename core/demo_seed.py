@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from models import Tenant, User
 
@@ -58,6 +59,15 @@ def demo_embed_origin() -> str:
 
 def seed_demo() -> None:
     """Add the demo tenants and logins that are missing; leave existing rows alone."""
+    try:
+        _seed()
+    except IntegrityError:
+        # Another server seeded at the same moment: what is missing now, add.
+        db.session.rollback()
+        _seed()
+
+
+def _seed() -> None:
     box = current_app.extensions["secret_box"]
     tenants = {}
     for spec in demo_tenants():

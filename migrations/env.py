@@ -103,6 +103,9 @@ def run_migrations_online():
             **conf_args
         )
 
+        # Several app servers may start at once: on PostgreSQL one migrates, the others wait.
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7262021)")
         with context.begin_transaction():
             context.run_migrations()
 

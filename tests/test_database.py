@@ -43,3 +43,40 @@ def test_migrations_build_the_schema_on_postgresql(pg_app):
         db.session.remove()
         downgrade(revision="base")
         assert "tenants" not in inspect(db.engine).get_table_names()
+
+
+def test_servers_starting_together_migrate_once(postgres_url, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    flask = Path(sys.executable).parent / "flask"
+    env = {**os.environ, "USAGE_DEMO": "on", "USAGE_DATABASE_URL": postgres_url}
+    # Separate processes, as separate servers would be (Alembic is not thread-safe).
+    runs = [
+        subprocess.Popen(
+            [flask, "--app", "app", "setup"],
+            cwd=root,
+            env={**env, "USAGE_CACHE_URL": f"sqlite:///{tmp_path / f'c{i}.sqlite'}"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    outcomes = [run.communicate(timeout=60) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], [err for _, err in outcomes]
+    app = create_app(
+        {
+            "USAGE_DEMO": "on",
+            "USAGE_DATABASE_URL": postgres_url,
+            "USAGE_CACHE_URL": f"sqlite:///{tmp_path / 'c.sqlite'}",
+        }
+    )
+    with app.app_context():
+        assert {"tenants", "users"} <= set(inspect(db.engine).get_table_names())
+        assert len(db.session.scalars(select(Tenant)).all()) == 3  # seeded once
+        db.session.remove()
+        db.engine.dispose()
