@@ -47,5 +47,12 @@ lock: | $(BIN)/python
 	$(BIN)/python -m pip install -q pip-tools==7.6.2
 	$(BIN)/pip-compile -q --extra dev --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
+# Benchmarks (a few minutes); each writes its section of bench/RESULTS.md.
+bench: install
+	$(BIN)/python -m bench.server_time
+	$(BIN)/python -m bench.staff_view
+	$(BIN)/python -m bench.load --write
+	$(BIN)/python -m bench.browser_first_chart
+
 clean:
 	rm -rf $(VENV) node_modules instance/*.sqlite* .pytest_cache

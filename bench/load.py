@@ -30,6 +30,8 @@ from pathlib import Path
 
 import requests
 
+from bench.results import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PASSWORD = "load-test-password"
@@ -226,13 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     if errors:
         print(f"\nERRORS: {sorted({s for _, s, _ in errors})}", file=sys.stderr)
     if args.write:
-        results_file = ROOT / "bench" / "RESULTS.md"
-        existing = results_file.read_text() if results_file.exists() else "# Benchmarks\n"
-        section = "## Load (bench/load.py)"
-        before = existing.split(section)[0].rstrip()
-        after = existing.split(section)[1] if section in existing else ""
-        rest = after[after.find("\n## ") :] if "\n## " in after else ""
-        results_file.write_text(f"{before}\n\n{section}\n\n{report}\n{rest}")
+        write_section("Load (bench/load.py)", report)
     if errors:
         raise SystemExit(1)
 

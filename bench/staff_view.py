@@ -14,17 +14,15 @@ The table is printed and written to bench/RESULTS.md under "## Staff view".
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-HEADING = "## Staff view"
+from bench.results import machine, write_section
+
+HEADING = "Staff view"
 SCENARIOS = {
     "every account": "/staff?preset=30d&granularity=day",
     "one account": "/staff?preset=30d&granularity=day&account=acct-northwind",
@@ -143,10 +141,7 @@ def table(rows: list[dict], warm: int) -> str:
 
 def section(markdown: str, command: str, warm: int) -> str:
     """Return the RESULTS.md section: the table and how it was made."""
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""{HEADING}
-
-The staff page's htmx fragment (`HX-Request: true`) for the last 30 days per day, for every
+    return f"""The staff page's htmx fragment (`HX-Request: true`) for the last 30 days per day, for every
 account and for one account (`acct-northwind`, a fifth of the customers), against the
 in-process EvoVoice simulator with `extra_customers` synthetic customers spread over its five
 accounts. Cold: a new app with an empty cache (SQLite file and in-process memo), so every
@@ -160,22 +155,8 @@ process, simulator included; the parsed answers it holds are bounded by the clie
 {markdown}
 
 - Command: `{command}`
-- Date: {when}
-- Platform: `{platform.platform()}`, {os.cpu_count()} CPUs, Python {platform.python_version()}
+- Made: {machine()}
 """
-
-
-def write(text: str) -> None:
-    """Put the section into RESULTS.md, replacing an earlier staff section and keeping others."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    start = old.find(HEADING)
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        following = old.find("\n## ", start + len(HEADING))
-        rest = old[following + 1 :] if following != -1 else ""
-        new = old[:start] + text + ("\n" + rest if rest else "")
-    RESULTS.write_text(new)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -200,8 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     print(markdown)
     if not args.no_write:
         command = " ".join([".venv/bin/python -m bench.staff_view", *sys.argv[1:]])
-        write(section(markdown, command.strip(), args.warm))
-        print(f"\nwritten to {RESULTS}", file=sys.stderr)
+        write_section(HEADING, section(markdown, command.strip(), args.warm))
+        print("\nwritten to bench/RESULTS.md", file=sys.stderr)
 
 
 if __name__ == "__main__":
