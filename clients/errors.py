@@ -49,9 +49,20 @@ class InvalidRequest(UpstreamError):
 class AuthenticationFailed(UpstreamError):
     """The credential was refused (HTTP 401): missing, unknown, or from the other region."""
 
+    # Saved data of this same credential may stand in, with a banner saying the key failed.
+    serve_stale = True
+
+
+class SessionExpired(AuthenticationFailed):
+    """A signed-in session was refused: sign in again before falling back to saved data."""
+
+    serve_stale = False
+
 
 class PermissionDenied(UpstreamError):
     """The credential may not read this resource (HTTP 403)."""
+
+    serve_stale = True
 
 
 class NotFound(UpstreamError):

@@ -27,6 +27,7 @@ from .errors import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    SessionExpired,
     UpstreamError,
     UpstreamUnavailable,
 )
@@ -282,15 +283,17 @@ class EvovoiceClient:
             return sent
 
         try:
-            return self._fetch(start, end, account_id, customer_id, headers, refresh)
-        except AuthenticationFailed:
-            if self.auth == "basic" or "Cookie" not in sent:
-                raise
+            return self._fetch(start, end, account_id, customer_id, headers, refresh, sent)
+        except SessionExpired:
             # The session expired upstream: sign in again once.
             self._login(sent["Cookie"])
-            return self._fetch(start, end, account_id, customer_id, self._auth_headers, refresh)
+            return self._fetch(
+                start, end, account_id, customer_id, self._auth_headers, refresh, None
+            )
 
-    def _fetch(self, start, end, account_id, customer_id, headers, refresh) -> Fetched[AIUsage]:
+    def _fetch(
+        self, start, end, account_id, customer_id, headers, refresh, session
+    ) -> Fetched[AIUsage]:
         params = date_params(start, end)
         if account_id is not None:
             params["accountId"] = account_id
@@ -311,6 +314,8 @@ class EvovoiceClient:
         )
 
         def decode(response: requests.Response) -> AIUsage:
+            if response.status_code == 401 and session and "Cookie" in session:
+                raise SessionExpired(API, "the EvoVoice session expired", status=401)
             if not 200 <= response.status_code < 300:
                 raise error_for(response)
             return parse_usage(success_body(response, API, "EvoVoice"), start, end)

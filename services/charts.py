@@ -33,7 +33,7 @@ def _layout(y_axis: dict, *, legend: bool) -> dict:
         "hovermode": "x unified",
         "showlegend": legend,
         "legend": {"orientation": "h", "y": -0.2},
-        "xaxis": {"type": "date", "fixedrange": True},
+        "xaxis": {"type": "date", "fixedrange": True, "automargin": True},
         "yaxis": {**y_axis, "rangemode": "tozero", "fixedrange": True},
         "bargap": 0.15,
     }

@@ -66,6 +66,23 @@
     }
   }, true);
 
+  // The staff pickers: a new account clears the customer and the search, which belonged
+  // to the old one (capture phase, before htmx sends the form), and each picker asks for
+  // options matching what is typed (as `q`), without inline JavaScript.
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.id === "account-picker" && target.form) {
+      target.form.elements.customer.value = "";
+      target.form.elements.q.value = "";
+    }
+  }, true);
+  document.addEventListener("htmx:configRequest", function (event) {
+    var element = event.detail.elt;
+    if (element.hasAttribute && element.hasAttribute("data-options-query")) {
+      event.detail.parameters.q = element.value;
+    }
+  });
+
   // State-changing htmx requests carry the CSRF token as a header, as forms carry a field.
   document.addEventListener("htmx:configRequest", function (event) {
     if (event.detail.verb === "get") return;

@@ -93,7 +93,9 @@ def test_request_ids_are_returned_and_sent_upstream(customer, sims):
     calls = [c for c in sims.state.calls() if c["path"] in ("/v1/usage", "/ai/usage")]
     assert calls and {c["request_id"] for c in calls} == {"trace-1234567890"}
     assert request_id.get() is None  # not left behind after the request
-    hostile = customer.get("/usage?preset=7d", headers={"X-Request-ID": "<script>alert(1)</script>"})
+    hostile = customer.get(
+        "/usage?preset=7d", headers={"X-Request-ID": "<script>alert(1)</script>"}
+    )
     assert hostile.headers["X-Request-ID"] != "<script>alert(1)</script>"
     assert len(hostile.headers["X-Request-ID"]) == 32
 

@@ -198,13 +198,28 @@ def test_stale_answers_have_an_age_limit(isnotai, sims, clock):
         isnotai.usage(ACME.key, "us", start, end)
 
 
-def test_a_refused_key_is_never_hidden_by_a_stale_answer(isnotai, sims, clock):
+def test_a_refused_key_shows_its_own_saved_data_and_says_so(isnotai, sims, clock):
     start, end = past_range()
-    isnotai.usage(ACME.key, "us", start, end)
+    saved = isnotai.usage(ACME.key, "us", start, end)
     clock.advance(hours=7)
     sims.state.add_fault("isnotai-us", "401")
+    stale = isnotai.usage(ACME.key, "us", start, end)
+    assert stale.source == "stale" and stale.value == saved.value
+    assert "refused the API key" in stale.stale_reason
+    # Another key never gets that saved data: its cache entry is its own.
     with pytest.raises(AuthenticationFailed):
-        isnotai.usage(ACME.key, "us", start, end)
+        isnotai.usage(INITECH.key, "us", start, end)
+
+
+def test_an_expired_session_signs_in_again_before_using_saved_data(evovoice, sims, clock):
+    start, end = past_range()
+    evovoice.usage(start, end)
+    clock.advance(hours=7)
+    sims.state.expire_evovoice_sessions()
+    fresh = evovoice.usage(start, end)
+    assert fresh.source == "upstream"
+    logins = [c for c in sims.state.calls() if c["path"] == "/auth/credentials"]
+    assert len(logins) == 2
 
 
 def test_a_broken_cache_store_degrades_to_direct_calls(sims, policy, clock, test_secret):

@@ -1,0 +1,45 @@
+"""Signing in through the real form in Chromium."""
+
+from __future__ import annotations
+
+import pytest
+
+FAILED_LOGIN = "Email or password is incorrect."
+
+
+def test_login_form_signs_a_customer_in(page, shoot, browser_log):
+    page.goto("/usage")
+    assert "/login" in page.url, "a signed-out visitor is sent to the sign-in page"
+    shoot(page, "login")
+
+    page.fill("main input[name=email]", "globex@demo.invalid")
+    page.fill("main input[name=password]", "demo-globex")
+    page.click("main form button[type=submit]")
+    page.wait_for_url("**/usage")
+
+    assert page.locator(".topbar .who").inner_text().startswith("globex@demo.invalid")
+    assert page.locator("h1").inner_text().startswith("Usage")
+    browser_log.assert_clean()
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("globex@demo.invalid", "not-the-password"), ("nobody@demo.invalid", "demo-globex")],
+    ids=["wrong-password", "unknown-email"],
+)
+def test_failed_login_shows_the_generic_message(page, shoot, browser_log, request, email, password):
+    browser_log.allow(r"status of 401")  # the form's own answer; Chromium logs it
+    page.goto("/login")
+    page.fill("main input[name=email]", email)
+    page.fill("main input[name=password]", password)
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.click("main form button[type=submit]")
+
+    assert answer.value.status == 401
+    page.wait_for_load_state()
+    assert page.url.endswith("/login")
+    assert page.locator("main [role=alert]").inner_text().strip() == FAILED_LOGIN
+    assert page.input_value("main input[name=email]") == email, "the email is kept"
+    assert page.input_value("main input[name=password]") == "", "the password is not"
+    shoot(page, f"login-failed-{request.node.callspec.id}")
+    browser_log.assert_clean()
