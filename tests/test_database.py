@@ -80,3 +80,38 @@ def test_servers_starting_together_migrate_once(postgres_url, tmp_path):
         assert len(db.session.scalars(select(Tenant)).all()) == 3  # seeded once
         db.session.remove()
         db.engine.dispose()
+
+
+def test_migrations_keep_existing_data(tmp_path):
+    """A tenant and user written under the first schema survive the later migrations."""
+    from sqlalchemy import text
+
+    app = create_app(
+        {
+            "USAGE_DEMO": "on",
+            "USAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'old.sqlite'}",
+            "USAGE_CACHE_URL": f"sqlite:///{tmp_path / 'cache.sqlite'}",
+        }
+    )
+    with app.app_context():
+        upgrade(revision="d0bb63b50c96")  # the first schema: tenants and users only
+        db.session.execute(
+            text(
+                "INSERT INTO tenants (id, name, evovoice_account_id, created_at) "
+                "VALUES (1, 'kept', 'acct-kept', '2026-01-01 00:00:00')"
+            )
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO users (email, password_hash, role, tenant_id, session_version, "
+                "created_at) VALUES ('kept@example.com', 'x', 'customer', 1, 1, "
+                "'2026-01-01 00:00:00')"
+            )
+        )
+        db.session.commit()
+        upgrade()
+        tenant = db.session.scalar(select(Tenant).where(Tenant.name == "kept"))
+        assert tenant.evovoice_account_id == "acct-kept"
+        assert tenant.embed_origin_list == [] and tenant.embeds_revoked_before is None
+        assert db.session.scalar(select(User).where(User.email == "kept@example.com"))
+        db.session.remove()

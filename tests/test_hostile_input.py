@@ -124,3 +124,35 @@ def test_repeated_parameters_use_the_first(customer, sims):
     response = check(customer, sims, "/usage", [("metric", "events"), ("metric", "bogus")])
     assert response.status_code == 200
     assert "chart-Events-data" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def staff(app, make_tenant, make_user, login):
+    make_tenant("acme", integration="acme", account="acct-northwind")
+    make_user("staff@example.com", role="staff")
+    return login(app.test_client(), "staff@example.com")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/staff",
+        "/staff/accounts.csv",
+        "/staff/customers.csv",
+        "/staff/accounts/options",
+        "/staff/customers/options",
+        "/staff/tenants",
+        "/usage",
+    ],
+)
+@HYPOTHESIS
+@given(query=pairs)
+def test_staff_routes_survive_any_query(staff, sims, path, query):
+    check(staff, sims, path, query)
+    check(staff, sims, path, query, {"HX-Request": "true"})
+
+
+@HYPOTHESIS
+@given(query=raw_queries)
+def test_staff_odd_encodings_are_answered(staff, sims, query):
+    check(staff, sims, "/staff", query)
