@@ -37,7 +37,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from .memo import DecodedMemo
+from .memo import decoded_answers
 from .result import Fetched
 from .singleflight import RedisFlights, SingleFlight
 from .telemetry import CACHE_EVENTS, UPSTREAM_CALLS, UPSTREAM_SECONDS, request_id
@@ -151,7 +151,7 @@ class CachedUpstream:
         self._shared_flights = (
             RedisFlights(cache_url, self.policy.deadline) if is_redis_url(cache_url) else None
         )
-        self._memo = DecodedMemo(memo_records)
+        self._memo = decoded_answers(memo_records)
         self._lock = threading.Lock()
         self._session: CachedSession | None = None
         self._pid: int | None = None

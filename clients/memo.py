@@ -1,12 +1,18 @@
-"""Decoded answers kept in process memory, so a cache entry is parsed once, not per request."""
+"""Values kept in process memory until they expire, bounded by how much they hold.
+
+The client keeps decoded upstream answers here, so a cache entry is parsed once rather
+than per request; services keep numbers derived from many answers the same way.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import datetime
+from typing import Generic, TypeVar
 
-from .result import Fetched
+V = TypeVar("V")
 
 
 def weight(value: object) -> int:
@@ -14,17 +20,18 @@ def weight(value: object) -> int:
     return max(1, int(getattr(value, "size", 1)))
 
 
-class DecodedMemo:
-    """A least-recently-used map of decoded answers, bounded by the records they hold."""
+class ExpiringLRU(Generic[V]):
+    """A least-recently-used map whose entries expire, bounded by their total weight."""
 
-    def __init__(self, max_records: int = 500_000) -> None:
-        self.max_records = max_records
+    def __init__(self, max_weight: int, weigh: Callable[[V], int] = lambda _: 1) -> None:
+        self.max_weight = max_weight
+        self._weigh = weigh
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[Fetched, datetime, int]] = OrderedDict()
-        self._records = 0
+        self._entries: OrderedDict[Hashable, tuple[V, datetime, int]] = OrderedDict()
+        self._weight = 0
 
-    def get(self, key: str, now: datetime) -> Fetched | None:
-        """Return the decoded answer for a key while it is fresh."""
+    def get(self, key: Hashable, now: datetime) -> V | None:
+        """Return the value for a key while it has not expired."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -35,25 +42,34 @@ class DecodedMemo:
             self._entries.move_to_end(key)
             return entry[0]
 
-    def put(self, key: str, fetched: Fetched, expires: datetime) -> None:
-        """Keep a decoded answer until it expires, evicting the least recently used."""
-        size = weight(fetched.value)
-        if size > self.max_records:
+    def put(self, key: Hashable, value: V, expires: datetime) -> None:
+        """Keep a value until it expires, evicting the least recently used beyond the bound."""
+        size = self._weigh(value)
+        if size > self.max_weight:
             return
         with self._lock:
             if key in self._entries:
                 self._drop(key)
-            self._entries[key] = (fetched, expires, size)
-            self._records += size
-            while self._records > self.max_records:
+            self._entries[key] = (value, expires, size)
+            self._weight += size
+            while self._weight > self.max_weight:
                 self._drop(next(iter(self._entries)))
 
-    def discard(self, key: str) -> None:
+    def discard(self, key: Hashable) -> None:
         """Forget a key."""
         with self._lock:
             if key in self._entries:
                 self._drop(key)
 
-    def _drop(self, key: str) -> None:
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def _drop(self, key: Hashable) -> None:
         _, _, size = self._entries.pop(key)
-        self._records -= size
+        self._weight -= size
+
+
+def decoded_answers(max_records: int) -> ExpiringLRU:
+    """Return a memo of decoded answers (`Fetched`), bounded by the records they hold."""
+    return ExpiringLRU(max_records, weigh=lambda fetched: weight(fetched.value))

@@ -29,9 +29,3 @@ class Fetched(Generic[T]):
         """Tell whether this is an expired answer served because the upstream failed."""
         return self.source == "stale"
 
-
-def oldest(results: list[Fetched]) -> Fetched | None:
-    """Return the result whose data is oldest, preferring a stale one, to summarise freshness."""
-    if not results:
-        return None
-    return min(results, key=lambda r: (not r.stale, r.fetched_at))

@@ -19,10 +19,10 @@ from clients.evovoice import AIUsage, EvovoiceClient
 from clients.result import Fetched
 
 from .filters import FilterError, UsageQuery, parse_query
+from .freshness import Freshness
 from .shaping import Bucket, change_pct, projection
 from .staff_ranking import Row, customer_records, matching, sorted_records
 from .staff_series import SeriesMemo, SeriesNumbers, expiry, numbers_of
-from .usage import Freshness
 
 T = TypeVar("T")
 
@@ -207,13 +207,6 @@ class StaffView:
         return self.error.page_status if self.error else 200
 
 
-def _freshness(results: Sequence[Fetched]) -> Freshness:
-    if not results:
-        return Freshness(None)
-    reasons = tuple(dict.fromkeys(r.stale_reason for r in results if r.stale and r.stale_reason))
-    return Freshness(min(r.fetched_at for r in results), reasons)
-
-
 def _share(minutes: int, whole: int) -> float | None:
     return minutes / whole * 100 if whole else None
 
@@ -326,7 +319,7 @@ class StaffService:
             projection=projection(total, r.start, r.end, self.now()),
             accounts=rank(usage, ("accounts",), account_id, query.sort, query.q, query.page),
         )
-        return StaffView(query, _freshness([current, previous]), overview=overview)
+        return StaffView(query, Freshness.of([current, previous]), overview=overview)
 
     def _series(self, query: StaffQuery, refresh: bool) -> SeriesNumbers:
         """Return the scope's minutes per bucket (remembered while their answers are fresh)."""
@@ -364,7 +357,7 @@ class StaffService:
             results.append(whole)
             scope = ("customers", query.account)
             customers = rank(whole.value, scope, customer_id, query.sort, query.q, query.page)
-        return StaffView(query, _freshness(results), series=shaped, customers=customers)
+        return StaffView(query, Freshness.of(results), series=shaped, customers=customers)
 
     # -- pickers and exports -----------------------------------------------------------------
 

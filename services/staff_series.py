@@ -10,13 +10,12 @@ never more than MAX_SERIES series. Stale answers are not kept; a refresh replace
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from clients.evovoice import MinutesSeries
+from clients.memo import ExpiringLRU
 from clients.result import Fetched
 
 from .shaping import Bucket
@@ -44,39 +43,17 @@ def numbers_of(series: MinutesSeries) -> SeriesNumbers:
     )
 
 
-class SeriesMemo:
+class SeriesMemo(ExpiringLRU[SeriesNumbers]):
     """Series numbers keyed by range, granularity and scope, bounded and expiring."""
 
     def __init__(self, max_series: int = MAX_SERIES) -> None:
-        self.max_series = max_series
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple, tuple[SeriesNumbers, datetime]] = OrderedDict()
-
-    def get(self, key: tuple, now: datetime) -> SeriesNumbers | None:
-        """Return the numbers for a key while every answer behind them is fresh."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[1] <= now:
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return entry[0]
+        super().__init__(max_series)
 
     def put(self, key: tuple, numbers: SeriesNumbers, expires: datetime) -> None:
-        """Keep numbers until `expires`, dropping the least recently used beyond the bound."""
+        """Keep numbers until `expires`, unless an answer behind them was stale."""
         if any(r.stale for r in numbers.results):
             return  # an answer standing in for a failed read: ask again next time
-        with self._lock:
-            self._entries[key] = (numbers, expires)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_series:
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
+        super().put(key, numbers, expires)
 
 
 def expiry(series: MinutesSeries, ttl_for: Callable[[date, date], timedelta]) -> datetime:

@@ -13,6 +13,7 @@ from clients.isnotai import LEVEL_METRICS, IsnotaiClient, IsnotaiUsage
 from clients.result import Fetched
 
 from .filters import UsageQuery
+from .freshness import Freshness
 from .shaping import Bucket, bucket_points, change_pct, projection
 
 
@@ -95,19 +96,6 @@ class MinutesSection:
 
 
 @dataclass(frozen=True)
-class Freshness:
-    """When the oldest data on the page was fetched, and whether any of it is stale."""
-
-    fetched_at: datetime | None
-    stale_reasons: tuple[str, ...] = ()
-
-    @property
-    def stale(self) -> bool:
-        """Tell whether stale data is shown because an upstream failed."""
-        return bool(self.stale_reasons)
-
-
-@dataclass(frozen=True)
 class UsageView:
     """Everything the usage page shows for one tenant and query."""
 
@@ -126,13 +114,6 @@ class UsageView:
     def status(self) -> int:
         """Return the HTTP status: 200, or the first failure's (502, 503 or 504)."""
         return self.errors[0].page_status if self.errors else 200
-
-
-def _freshness(results: list[Fetched]) -> Freshness:
-    if not results:
-        return Freshness(None)
-    reasons = tuple(dict.fromkeys(r.stale_reason for r in results if r.stale and r.stale_reason))
-    return Freshness(min(r.fetched_at for r in results), reasons)
 
 
 class UsageService:
@@ -158,7 +139,7 @@ class UsageService:
             metrics_job = pool.submit(carried(self._metrics), scope, query, refresh, results)
             minutes_job = pool.submit(carried(self._minutes), scope, query, refresh, results)
             metrics, minutes = metrics_job.result(), minutes_job.result()
-        return UsageView(scope, query, metrics, minutes, _freshness(results))
+        return UsageView(scope, query, metrics, minutes, Freshness.of(results))
 
     # -- isnotai ---------------------------------------------------------------------------
 

@@ -321,13 +321,13 @@ def test_a_cache_entry_is_decoded_once_per_process(upstream, sims, cache_url, po
 
 
 def test_the_decoded_memo_is_bounded_by_records():
-    from clients.memo import DecodedMemo
+    from clients.memo import decoded_answers
     from clients.result import Fetched
 
     class Answer:
         size = 4
 
-    memo = DecodedMemo(max_records=10)
+    memo = decoded_answers(max_records=10)
     now = datetime.now(UTC)
     later = now + timedelta(hours=1)
     for key in ("a", "b", "c"):
