@@ -34,7 +34,7 @@ from simulators.data import (
     evovoice_expected,
     parse_day,
 )
-from simulators.fault_bodies import hostile_body
+from simulators.fault_bodies import retry_after_header, shared_fault
 from simulators.state import Fault, SimulatorState
 
 TARGET = "evovoice"
@@ -51,13 +51,8 @@ _FAULT_ERRORS = {
     "429": ("TooManyRequests", "Too Many Requests"),
     "404": ("NotFound", "Handler for Request not found"),
 }
-# What a fault of kind "malformed" sends: JSON cut off mid-record, as a dropped stream would.
+# What a fault of kind "malformed" sends.
 TRUNCATED_BODY = '{"accountUsage":[{"accountId":"acct-northwind","aiMinutes":12},{"accountI'
-HTML_502 = (
-    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
-    "</body>\r\n</html>\r\n"
-)
 
 
 class BadRequest(Exception):
@@ -99,20 +94,12 @@ def fault_response(fault: Fault) -> Response | None:
     """Answer a fault after its hang, or return None to answer normally (timeout)."""
     if fault.kind == "timeout":
         return None
-    hostile = hostile_body(fault.kind)
-    if hostile is not None:
-        return hostile
-    if fault.kind == "malformed":
-        return Response(TRUNCATED_BODY, status=200, content_type=JSON_TYPE)
-    if fault.kind == "wrong-shape":
-        return json_response({"items": []})
-    if fault.kind == "html":
-        return Response(HTML_502, status=502, content_type="text/html")
+    shared = shared_fault(fault.kind, TRUNCATED_BODY, proxy="nginx")
+    if shared is not None:
+        return shared
     if fault.kind in ("401", "403"):
         return empty_response(int(fault.kind))
-    headers = None
-    if fault.retry_after is not None and fault.kind in ("429", "503"):
-        headers = {"Retry-After": str(fault.retry_after)}
+    headers = retry_after_header(fault.kind, fault.retry_after)
     return status_response(int(fault.kind), *_FAULT_ERRORS[fault.kind], headers=headers)
 
 

@@ -41,7 +41,7 @@ from simulators.data import (
     isnotai_expected,
     parse_day,
 )
-from simulators.fault_bodies import hostile_body
+from simulators.fault_bodies import retry_after_header, shared_fault
 from simulators.state import Fault, SimulatorState
 
 KEY_PATTERN = re.compile(r"aik_v1_[A-Za-z0-9_-]{40}")
@@ -66,13 +66,8 @@ _FAULT_ERRORS = {
     "404": ("NOT_FOUND", "The requested resource does not exist."),
     "401": ("INVALID_API_KEY", "The API key is missing, malformed or not valid here."),
 }
-# What a fault of kind "malformed" sends: JSON cut off mid-record, as a dropped stream would.
+# What a fault of kind "malformed" sends.
 TRUNCATED_BODY = '{"startDate":"2026-06-01T00:00:00.0000000+00:00","data":[{"period":"2026-06-0'
-HTML_502 = (
-    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
-    "</body>\r\n</html>\r\n"
-)
 
 
 @dataclass(frozen=True)
@@ -118,18 +113,10 @@ def fault_response(fault: Fault) -> Response | None:
     """Answer a fault after its hang, or return None to answer normally (timeout)."""
     if fault.kind == "timeout":
         return None
-    hostile = hostile_body(fault.kind)
-    if hostile is not None:
-        return hostile
-    if fault.kind == "malformed":
-        return Response(TRUNCATED_BODY, status=200, content_type=JSON_TYPE)
-    if fault.kind == "wrong-shape":
-        return json_response({"items": []})
-    if fault.kind == "html":
-        return Response(HTML_502, status=502, content_type="text/html")
-    headers = None
-    if fault.retry_after is not None and fault.kind in ("429", "503"):
-        headers = {"Retry-After": str(fault.retry_after)}
+    shared = shared_fault(fault.kind, TRUNCATED_BODY, proxy="cloudflare")
+    if shared is not None:
+        return shared
+    headers = retry_after_header(fault.kind, fault.retry_after)
     code, message = _FAULT_ERRORS[fault.kind]
     return error_response(int(fault.kind), code, message, headers=headers)
 
