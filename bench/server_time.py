@@ -25,65 +25,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.harness import CUSTOMER, SECRET, STAFF, make_app, signed_in
 from bench.results import machine, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-secret-key-that-is-long-enough-0123456789"
-PASSWORD = "bench-password-123"
 REDIS_URL = os.environ.get("USAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def make_app(sims, folder: Path):
-    """Return an app against the simulators with a customer of globex and a staff user."""
-    from flask_migrate import upgrade
-
-    from app import create_app
-    from core.extensions import db
-    from models import Tenant, User
-    from simulators.data import EVOVOICE_SERVICE_USER, isnotai_integration
-
-    username, password = EVOVOICE_SERVICE_USER
-    app = create_app(
-        {
-            "TESTING": True,
-            "WTF_CSRF_ENABLED": False,
-            "USAGE_SECRET_KEY": SECRET,
-            "USAGE_DEMO": "off",
-            "USAGE_DATABASE_URL": f"sqlite:///{folder / 'app.sqlite'}",
-            "USAGE_CACHE_URL": f"sqlite:///{folder / 'cache.sqlite'}",
-            "USAGE_ISNOTAI_US_URL": sims.isnotai_us_url,
-            "USAGE_ISNOTAI_EU_URL": sims.isnotai_eu_url,
-            "USAGE_EVOVOICE_URL": sims.evovoice_url,
-            "USAGE_EVOVOICE_USERNAME": username,
-            "USAGE_EVOVOICE_PASSWORD": password,
-        }
-    )
-    with app.app_context():
-        upgrade()
-        demo = isnotai_integration("globex")
-        tenant = Tenant(
-            name="globex",
-            isnotai_key_encrypted=app.extensions["secret_box"].encrypt(demo.key),
-            isnotai_key_last4=demo.key[-4:],
-            isnotai_region=demo.region,
-            evovoice_account_id="acct-northwind",
-        )
-        db.session.add(tenant)
-        for email, role, owner in (
-            ("c@bench.test", "customer", tenant),
-            ("s@bench.test", "staff", None),
-        ):
-            user = User(email=email, role=role, tenant=owner)
-            user.set_password(PASSWORD)
-            db.session.add(user)
-        db.session.commit()
-    return app
-
-
-def signed_in(app, email: str):
-    client = app.test_client()
-    client.post("/login", data={"email": email, "password": PASSWORD})
-    return client
 
 
 def timed(client, url: str, headers: dict | None = None) -> tuple[float, object]:
@@ -96,7 +42,7 @@ def timed(client, url: str, headers: dict | None = None) -> tuple[float, object]
 
 
 PAGES = [
-    ("/usage", "page", "c@bench.test", "/usage?preset=30d", {}),
+    ("/usage", "page", CUSTOMER, "/usage?preset=30d", {}),
     (
         "/usage",
         "fragment",
@@ -104,7 +50,7 @@ PAGES = [
         "/usage?preset=30d&granularity=week",
         {"HX-Request": "true"},
     ),
-    ("/staff", "page", "s@bench.test", "/staff?preset=30d", {}),
+    ("/staff", "page", STAFF, "/staff?preset=30d", {}),
     (
         "/staff",
         "fragment",
@@ -131,7 +77,7 @@ def server_times(sims, warm: int) -> str:
 def bytes_sent(sims) -> str:
     with tempfile.TemporaryDirectory() as folder:
         app = make_app(sims, Path(folder))
-        client = signed_in(app, "c@bench.test")
+        client = signed_in(app, CUSTOMER)
         br = {"Accept-Encoding": "br"}
         page = client.get("/usage?preset=30d", headers=br)
         html = client.get("/usage?preset=30d").get_data(as_text=True)

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.harness import STAFF, make_app, signed_in
 from bench.results import machine, write_section
 
 HEADING = "Staff view"
@@ -27,7 +28,6 @@ SCENARIOS = {
     "every account": "/staff?preset=30d&granularity=day",
     "one account": "/staff?preset=30d&granularity=day&account=acct-northwind",
 }
-STAFF = ("bench-staff@example.invalid", "bench-password-0123")
 
 
 def rss_mb() -> float | None:
@@ -39,40 +39,6 @@ def rss_mb() -> float | None:
     except OSError:
         return None
     return None
-
-
-def build_app(sims, folder: Path):
-    """Create the app against the simulators with a fresh database and cache, and a staff user."""
-    from flask_migrate import upgrade
-
-    from app import create_app
-    from core.extensions import db
-    from models import User
-    from simulators.data import EVOVOICE_SERVICE_USER
-
-    username, password = EVOVOICE_SERVICE_USER
-    app = create_app(
-        {
-            "TESTING": True,
-            "WTF_CSRF_ENABLED": False,
-            "USAGE_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
-            "USAGE_DEMO": "off",
-            "USAGE_DATABASE_URL": f"sqlite:///{folder / 'app.sqlite'}",
-            "USAGE_CACHE_URL": f"sqlite:///{folder / 'cache.sqlite'}",
-            "USAGE_ISNOTAI_US_URL": sims.isnotai_us_url,
-            "USAGE_ISNOTAI_EU_URL": sims.isnotai_eu_url,
-            "USAGE_EVOVOICE_URL": sims.evovoice_url,
-            "USAGE_EVOVOICE_USERNAME": username,
-            "USAGE_EVOVOICE_PASSWORD": password,
-        }
-    )
-    with app.app_context():
-        upgrade()
-        user = User(email=STAFF[0], role="staff")
-        user.set_password(STAFF[1])
-        db.session.add(user)
-        db.session.commit()
-    return app
 
 
 def timed(client, url: str) -> tuple[float, int]:
@@ -93,11 +59,9 @@ def measure(sims, extra: int, warm: int) -> list[dict]:
     sims.state.update(extra_customers=extra)
     rows = []
     with tempfile.TemporaryDirectory(prefix="staff-bench-") as folder:
-        app = build_app(sims, Path(folder))
+        app = make_app(sims, Path(folder))
         try:
-            client = app.test_client()
-            signed_in = client.post("/login", data={"email": STAFF[0], "password": STAFF[1]})
-            assert signed_in.status_code == 302, signed_in.status_code
+            client = signed_in(app, STAFF)
             for name, url in SCENARIOS.items():
                 sims.state.clear_calls()
                 cold_ms, cold_bytes = timed(client, url)
