@@ -7,6 +7,7 @@ keys are never printed, only masked.
 from __future__ import annotations
 
 import re
+import sys
 
 import click
 from cryptography.fernet import InvalidToken
@@ -80,7 +81,7 @@ def commit(what: str) -> None:
 def read_password(from_stdin: bool) -> str:
     """Read a new password from a hidden, confirmed prompt or the first line of stdin."""
     if from_stdin:
-        password = click.get_text_stream("stdin").readline()
+        password = sys.stdin.readline()
         password = password.removesuffix("\n").removesuffix("\r")
     else:
         password = click.prompt(

@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         return self.env == "production" or not self.demo_enabled
 
     def check_production_safety(self) -> None:
-        """Refuse a production start with a missing or default secret key."""
+        """Refuse a production start with a missing, default or short secret."""
         if not self.is_production:
             return
         if (
@@ -119,4 +119,9 @@ class Settings(BaseSettings):
                 "USAGE_SECRET_KEY is missing, the default, or shorter than 32 characters; "
                 "set it to a long random value, e.g. "
                 "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        if self.embed_secret and len(self.embed_secret) < 32:
+            # Tenants hold this secret and sign with HS256: a short one can be guessed offline.
+            raise InsecureConfiguration(
+                "USAGE_EMBED_SECRET is shorter than 32 characters; set a long random value"
             )

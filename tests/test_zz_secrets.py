@@ -22,6 +22,7 @@ def configured_secrets() -> dict[str, str]:
     secrets["session secret"] = TEST_SECRET
     secrets["embed secret (widget tests)"] = "embed-secret-for-tests-0123456789abcdef"
     secrets["embed secret (hostile-input tests)"] = "embed-secret-for-hostile-input-tests-0123"
+    secrets["embed secret (fault tests)"] = "embed-secret-for-fault-tests-0123456789"
     secrets["test user password"] = "correct horse battery"
     return secrets
 
