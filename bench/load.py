@@ -143,11 +143,14 @@ def main(argv: list[str] | None = None) -> None:
     }
     prepare(env)
     port = free_port()
+    # The production server as configured in deploy/gunicorn.conf.py.
     server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", str(args.workers), "--threads", "4", "-b",
-         f"127.0.0.1:{port}", "--timeout", "60", "app:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "app:create_app()"],
+        cwd=ROOT,
+        env={**env, "USAGE_BIND": f"127.0.0.1:{port}", "USAGE_WORKERS": str(args.workers)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -205,8 +208,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.max_requests} --users {args.users} --workers {args.workers} --latency-ms "
         f"{args.latency_ms}`",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.platform()}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; gunicorn "
-        f"{args.workers} workers x 4 threads; simulator latency {args.latency_ms} ms; "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; gunicorn with "
+        f"deploy/gunicorn.conf.py, {args.workers} workers x 4 threads; simulator latency {args.latency_ms} ms; "
         f"cache {env['USAGE_CACHE_URL'].split(':')[0]}.",
         "",
         "| requests | seconds | req/s | p50 ms | p90 ms | p99 ms | errors | upstream calls per request |",

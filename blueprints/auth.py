@@ -28,6 +28,8 @@ from core.extensions import csrf, db, login_manager
 from core.login_limits import login_limits
 from models import User
 
+from .rendering import is_htmx
+
 bp = Blueprint("auth", __name__)
 
 FAILED_LOGIN = "Email or password is incorrect."
@@ -44,7 +46,7 @@ login_manager.login_message = "Please sign in to see that page."
 def unauthorized():
     """Send browsers to the sign-in page; htmx swaps get HX-Redirect, not a login fragment."""
     target = url_for("auth.login", next=safe_next(request.full_path.rstrip("?")))
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx():
         response = make_response("", 401)
         response.headers["HX-Redirect"] = target
         return response

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Response, make_response, render_template, request
+from flask import Response, make_response, render_template
+from htmx_flask import request
+
+
+def is_htmx() -> bool:
+    """Tell whether htmx sent this request (HX-Request: true)."""
+    return bool(request.htmx)
 
 
 def wants_fragment() -> bool:
     """Tell whether to answer with the fragment: an htmx swap, but not a history restore."""
     return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-History-Restore-Request") != "true"
-        and request.headers.get("HX-Boosted") != "true"
+        bool(request.htmx) and not request.htmx.history_restore_request and not request.htmx.boosted
     )
 
 

@@ -33,7 +33,7 @@ from services.staff_series import SeriesMemo
 from .exports import csv_response
 from .formatting import signed_pct, thousands
 from .presenters import Chart, TableRow
-from .rendering import page_or_fragment, wants_fragment
+from .rendering import is_htmx, page_or_fragment, wants_fragment
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -328,7 +328,7 @@ def refresh():
     wait = refresh_retry_after(str(current_user.id))
     if wait is not None:
         abort(429, f"Refreshed too often; try again in {wait} s. The data shown is still current.")
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx():
         return _render(refresh=True)
     query = _parsed()
     staff_service().view(query, refresh=True)

@@ -28,7 +28,7 @@ from services.usage import TenantScope, UsageService
 
 from .exports import csv_response
 from .presenters import present_usage
-from .rendering import page_or_fragment
+from .rendering import is_htmx, page_or_fragment
 
 bp = Blueprint("usage", __name__)
 
@@ -125,7 +125,7 @@ def refresh():
     wait = refresh_retry_after(str(current_user.id))
     if wait is not None:
         abort(429, f"Refreshed too often; try again in {wait} s. The data shown is still current.")
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx():
         return _render(tenant, refresh=True)
     scope, query = _parsed(tenant)
     usage_service().view(scope, query, refresh=True)
