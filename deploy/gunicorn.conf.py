@@ -22,6 +22,8 @@ forwarded_allow_ips = os.environ.get("USAGE_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%({x-request-id}o)s"'
 errorlog = "-"
+# No runtime control socket: nothing uses it, and a non-root home may not be writable.
+control_socket_disable = True
 
 # Prometheus counters from every worker are merged through files in this directory.
 os.environ.setdefault(
