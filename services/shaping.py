@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
@@ -35,6 +35,24 @@ def bucket_points(
         current = values[index]
         values[index] = point.value if level or current is None else current + point.value
     return [Bucket(s, e, v) for (s, e), v in zip(spans, values, strict=True)]
+
+
+class MinutesTotals:
+    """What AI-minutes views share: buckets, a range total, the previous range's total."""
+
+    buckets: Sequence[Bucket]
+    total: int | None
+    previous_total: int | None
+
+    @property
+    def change(self) -> float | None:
+        """Return the change against the previous range, in percent."""
+        return change_pct(self.total, self.previous_total)
+
+    @property
+    def has_data(self) -> bool:
+        """Tell whether any minutes were used in the range."""
+        return bool(self.total) or any(b.value for b in self.buckets)
 
 
 def change_pct(current: int | None, previous: int | None) -> float | None:

@@ -20,7 +20,7 @@ from clients.result import Fetched
 
 from .filters import FilterError, UsageQuery, parse_query
 from .freshness import Freshness
-from .shaping import Bucket, change_pct, projection
+from .shaping import Bucket, MinutesTotals, change_pct, projection
 from .staff_ranking import Row, customer_records, matching, sorted_records
 from .staff_series import SeriesMemo, SeriesNumbers, expiry, numbers_of
 
@@ -155,23 +155,13 @@ class Ranking:
 
 
 @dataclass(frozen=True)
-class Series:
+class Series(MinutesTotals):
     """AI minutes over time for an account or customer, with its range total."""
 
     buckets: tuple[Bucket, ...]
     total: int
     previous_total: int | None
     projection: int | None
-
-    @property
-    def change(self) -> float | None:
-        """Return the change against the previous range, in percent."""
-        return change_pct(self.total, self.previous_total)
-
-    @property
-    def has_data(self) -> bool:
-        """Tell whether any minutes were used in the range."""
-        return bool(self.total) or any(b.value for b in self.buckets)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from clients.result import Fetched
 
 from .filters import UsageQuery
 from .freshness import Freshness
-from .shaping import Bucket, bucket_points, change_pct, projection
+from .shaping import Bucket, MinutesTotals, bucket_points, change_pct, projection
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class MetricsSection:
 
 
 @dataclass(frozen=True)
-class MinutesSection:
+class MinutesSection(MinutesTotals):
     """The EvoVoice part of the page."""
 
     account_id: str
@@ -83,16 +83,6 @@ class MinutesSection:
     previous_total: int | None = None
     projection: int | None = None
     error: UpstreamError | None = None
-
-    @property
-    def change(self) -> float | None:
-        """Return the change against the previous range, in percent."""
-        return change_pct(self.total, self.previous_total)
-
-    @property
-    def has_data(self) -> bool:
-        """Tell whether any minutes were used in the range."""
-        return bool(self.total) or any(b.value for b in self.buckets)
 
 
 @dataclass(frozen=True)
