@@ -18,23 +18,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.results import machine, write_section
+from devtools.servers import demo_server
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-RESULTS = Path(__file__).with_name("RESULTS.md")
-HEADING = "## Time to first chart (Chromium)"
+HEADING = "Time to first chart (Chromium)"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -76,61 +71,6 @@ TIMINGS = """
   };
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def demo_server(folder: Path) -> Iterator[str]:
-    """Run `flask run` in demo mode on a free port; yield its base URL."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("USAGE_")}
-    env.update(
-        USAGE_DEMO="on",
-        USAGE_DATABASE_URL=f"sqlite:///{folder / 'db.sqlite'}",
-        USAGE_CACHE_URL=f"sqlite:///{folder / 'cache.sqlite'}",
-        USAGE_PUBLIC_URL=f"http://127.0.0.1:{port}",
-    )
-    flask = [BIN / "flask", "--app", "app"]
-    setup = subprocess.run(
-        [*flask, "setup"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-    if setup.returncode != 0:
-        raise SystemExit(f"flask setup failed:\n{setup.stderr}")
-    log_path = folder / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*flask, "run", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"the demo server exited:\n{log_path.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the demo server did not come up") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def sign_in(browser, base: str) -> dict:
@@ -204,10 +144,7 @@ def section(markdown: str, command: str, runs: int, chromium: str) -> str:
     """Return the RESULTS.md section: the table and how it was made."""
     from importlib.metadata import version
 
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""{HEADING}
-
-Time from navigation start to the first chart drawn on `/usage` (globex, the last 30 days
+    return f"""Time from navigation start to the first chart drawn on `/usage` (globex, the last 30 days
 per day: five isnotai charts and AI minutes), in headless Chromium against `flask run` in
 demo mode on loopback. A MutationObserver installed by an init script records
 `performance.now()` when the first `.js-plotly-plot` has a trace drawn. Cold: a new browser
@@ -223,23 +160,9 @@ the last.
 {markdown}
 
 - Command: `{command}`
-- Date: {when}
-- Platform: `{platform.platform()}`, {os.cpu_count()} CPUs, Python {platform.python_version()}
+- Made: {machine()}
 - Browser: Chromium {chromium} (headless), Playwright {version("playwright")}
 """
-
-
-def write(text: str) -> None:
-    """Put the section into RESULTS.md, replacing an earlier one and keeping the others."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    start = old.find(HEADING)
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        following = re.search(r"^## ", old[start + len(HEADING) :], re.MULTILINE)
-        rest = old[start + len(HEADING) + following.start() :] if following else ""
-        new = old[:start] + text + ("\n" + rest if rest else "")
-    RESULTS.write_text(new)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -259,9 +182,10 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="first-chart-") as folder,
-        demo_server(Path(folder)) as base,
+        demo_server(Path(folder)) as server,
         sync_playwright() as playwright,
     ):
+        base = server.base
         browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
         try:
             state = sign_in(browser, base)
@@ -274,8 +198,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{time.monotonic() - started:.0f} s in all", file=sys.stderr)
     if not args.no_write:
         command = " ".join([".venv/bin/python -m bench.browser_first_chart", *sys.argv[1:]])
-        write(section(markdown, command.strip(), args.runs, chromium))
-        print(f"written to {RESULTS}", file=sys.stderr)
+        write_section(HEADING, section(markdown, command.strip(), args.runs, chromium))
+        print("written to bench/RESULTS.md", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,7 @@ import os
 import platform
 import random
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,9 +29,9 @@ from pathlib import Path
 import requests
 
 from bench.results import write_section
+from devtools.servers import BIN, free_port, run_flask, serving
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 PASSWORD = "load-test-password"
 CUSTOMERS = {
     "acme": ("acme", "acct-northwind", None),
@@ -55,32 +53,19 @@ STAFF_PATHS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run(env: dict, *args: str, stdin: str | None = None) -> None:
-    subprocess.run(
-        [str(BIN / "flask"), "--app", "app", *args],
-        cwd=ROOT, env=env, input=stdin, text=True, check=True, capture_output=True,
-    )  # fmt: skip
-
-
 def prepare(env: dict) -> None:
     """Create the schema, three tenants and their users, and a staff member."""
     from simulators.data import isnotai_integration
 
-    run(env, "setup")
+    run_flask(env, "setup")
     for name, (integration, account, customer) in CUSTOMERS.items():
         demo = isnotai_integration(integration)
         extra = ["--evovoice-customer", customer] if customer else []
-        run(env, "tenants", "add", name, "--isnotai-key", demo.key, "--region", demo.region,
+        run_flask(env, "tenants", "add", name, "--isnotai-key", demo.key, "--region", demo.region,
             "--evovoice-account", account, *extra)  # fmt: skip
-        run(env, "users", "add", f"{name}@load.test", "--role", "customer", "--tenant", name,
+        run_flask(env, "users", "add", f"{name}@load.test", "--role", "customer", "--tenant", name,
             "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
-    run(env, "users", "add", "staff@load.test", "--role", "staff", "--password-stdin",
+    run_flask(env, "users", "add", "staff@load.test", "--role", "staff", "--password-stdin",
         stdin=PASSWORD + "\n")  # fmt: skip
 
 
@@ -144,22 +129,10 @@ def main(argv: list[str] | None = None) -> None:
     prepare(env)
     port = free_port()
     # The production server as configured in deploy/gunicorn.conf.py.
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "app:create_app()"],
-        cwd=ROOT,
-        env={**env, "USAGE_BIND": f"127.0.0.1:{port}", "USAGE_WORKERS": str(args.workers)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server_env = {**env, "USAGE_BIND": f"127.0.0.1:{port}", "USAGE_WORKERS": str(args.workers)}
+    command = [BIN / "gunicorn", "-c", "deploy/gunicorn.conf.py", "app:create_app()"]
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{base}/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
+    with serving(command, server_env, port, workdir / "server.log"):
         staff_enabled = requests.get(f"{base}/staff", timeout=5, allow_redirects=False)
         sessions = [(sign_in(base, f"{n}@load.test"), CUSTOMER_PATHS) for n in CUSTOMERS]
         if staff_enabled.status_code != 404:
@@ -193,10 +166,7 @@ def main(argv: list[str] | None = None) -> None:
             list(pool.map(user, range(args.users)))
         elapsed = time.monotonic() - started
         upstream = len([c for c in sims.state.calls() if c["path"] in ("/v1/usage", "/ai/usage")])
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        sims.stop()
+    sims.stop()
 
     latencies = [r[2] * 1000 for r in results]
     errors = [r for r in results if not 200 <= r[1] < 300]

@@ -12,10 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -23,13 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import requests
+
+from devtools.servers import Server, ServerFailed, demo_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Frame, Page
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM = os.environ.get("USAGE_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -97,90 +93,16 @@ def chromium_path() -> str:
 # -- the demo server ----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class DemoServer:
-    """The app in demo mode on a loopback port, and the CLI in the same environment."""
-
-    port: int
-    env: dict[str, str]
-    log: Path
-
-    @property
-    def base(self) -> str:
-        """Return the app's origin (also USAGE_PUBLIC_URL: the widgets' origin)."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def host_base(self) -> str:
-        """Return the demo embed host's origin, the one acme allows to frame its widgets."""
-        return f"http://localhost:{self.port}"
-
-    def flask(self, *args: str) -> str:
-        """Run `flask --app app ARGS…` against this server's database; return its stdout."""
-        done = subprocess.run(
-            [BIN / "flask", "--app", "app", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, f"flask {' '.join(args)} failed:\n{done.stderr}"
-        return done.stdout
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
 @pytest.fixture(scope="session")
-def server(chromium_path, tmp_path_factory) -> Iterator[DemoServer]:
-    """Start `flask run` in demo mode once for the session, with its own database and cache."""
-    folder = tmp_path_factory.mktemp("browser-server")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("USAGE_")}
-    env.update(
-        USAGE_DEMO="on",
-        USAGE_DATABASE_URL=f"sqlite:///{folder / 'db.sqlite'}",
-        USAGE_CACHE_URL=f"sqlite:///{folder / 'cache.sqlite'}",
-        USAGE_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        PYTHONUNBUFFERED="1",
-    )
-    demo = DemoServer(port=port, env=env, log=folder / "server.log")
-    assert "acme@demo.invalid" in demo.flask("setup")
-    with demo.log.open("w") as log:
-        process = subprocess.Popen(
-            [BIN / "flask", "--app", "app", "run", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+def server(chromium_path, tmp_path_factory) -> Iterator[Server]:
+    """Serve the app in demo mode with `flask run` once for the session, with its own
+    database and cache; widgets on 127.0.0.1, the demo embed host on localhost."""
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the demo server exited ({process.returncode}):\n{demo.log_tail()}")
-            try:
-                requests.get(f"{demo.base}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the demo server did not come up:\n{demo.log_tail()}")
-                time.sleep(0.2)
-        yield demo
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        with demo_server(tmp_path_factory.mktemp("browser-server")) as running:
+            assert "acme@demo.invalid" in running.flask("users", "list")
+            yield running
+    except ServerFailed as exc:
+        pytest.fail(str(exc))
 
 
 # -- the browser, pages, and what they report ---------------------------------------------

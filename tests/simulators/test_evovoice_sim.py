@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-import requests
 
-from simulators import SimulatorState, start_simulators
 from simulators.data import (
     EVOVOICE_ACCOUNTS,
     EVOVOICE_NO_ROLE_USER,
@@ -24,26 +22,6 @@ TIMEOUT = 30
 HOSTILE_PAIRS = [
     (account, customer) for account, ids in EVOVOICE_ACCOUNTS.items() for customer in ids
 ]
-
-
-@pytest.fixture(scope="module")
-def sims():
-    running = start_simulators(host="127.0.0.1", port=0, state=SimulatorState(today=TODAY))
-    yield running
-    running.stop()
-
-
-@pytest.fixture(autouse=True)
-def fresh(sims):
-    sims.state.reset()
-    yield
-    sims.state.reset()
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as session:
-        yield session
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 import pytest
 import requests
 
-from simulators import SimulatorState, start_simulators
+from simulators import start_simulators
 from simulators.data import (
     ISNOTAI_INTEGRATIONS,
     METRICS,
@@ -26,26 +26,6 @@ ACME = isnotai_integration("acme")  # us, pro
 GLOBEX = isnotai_integration("globex")  # eu, enterprise
 INITECH = isnotai_integration("initech")  # us, free
 TIMEOUT = 10
-
-
-@pytest.fixture(scope="module")
-def sims():
-    running = start_simulators(host="127.0.0.1", port=0, state=SimulatorState(today=TODAY))
-    yield running
-    running.stop()
-
-
-@pytest.fixture(autouse=True)
-def fresh(sims):
-    sims.state.reset()
-    yield
-    sims.state.reset()
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as session:
-        yield session
 
 
 def base_url(sims, region: str) -> str:
