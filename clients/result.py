@@ -28,4 +28,3 @@ class Fetched(Generic[T]):
     def stale(self) -> bool:
         """Tell whether this is an expired answer served because the upstream failed."""
         return self.source == "stale"
-

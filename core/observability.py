@@ -1,4 +1,4 @@
-"""Request ids, structured logs with secrets redacted, and request metrics."""
+"""Per request: an id, one upstream deadline, metrics; and redacted structured logs."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import sys
 import time
 import uuid
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from prometheus_client import Counter, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
+from clients.deadline import end_deadline, start_deadline
 from clients.telemetry import request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -80,6 +81,8 @@ def configure_logging(log_format: str, stream=None) -> logging.Handler | None:
 
 
 def _start_request() -> None:
+    # Every upstream read this request makes, in any thread it starts, ends by this deadline.
+    g.deadline_token = start_deadline(current_app.config["USAGE"].upstream_deadline)
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
     g.request_id_token = request_id.set(g.request_id)
@@ -99,6 +102,9 @@ def _end_request(_exc: BaseException | None) -> None:
     token = g.pop("request_id_token", None)
     if token is not None:
         request_id.reset(token)
+    deadline = g.pop("deadline_token", None)
+    if deadline is not None:
+        end_deadline(deadline)
 
 
 def init_observability(app: Flask, log_format: str) -> None:

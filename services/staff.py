@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
+from clients.deadline import both
 from clients.errors import UpstreamError
 from clients.evovoice import AIUsage, EvovoiceClient
 from clients.result import Fetched
@@ -285,11 +285,6 @@ class StaffService:
         except UpstreamError as exc:
             return StaffView(query, error=exc)
 
-    def _both(self, first: Callable[[], T], second: Callable[[], Fetched]) -> tuple[T, Fetched]:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            one, two = pool.submit(first), pool.submit(second)
-            return one.result(), two.result()
-
     def _previous(self, query: StaffQuery, refresh: bool) -> Fetched[AIUsage]:
         old = query.range.previous
         return self.evovoice.usage(
@@ -297,7 +292,7 @@ class StaffService:
         )
 
     def _all(self, query: StaffQuery, refresh: bool) -> StaffView:
-        current, previous = self._both(
+        current, previous = both(
             lambda: self.usage(query, refresh=refresh), lambda: self._previous(query, refresh)
         )
         usage = current.value
@@ -330,7 +325,7 @@ class StaffService:
 
     def _scoped(self, query: StaffQuery, refresh: bool) -> StaffView:
         r = query.range
-        series, previous = self._both(
+        series, previous = both(
             lambda: self._series(query, refresh), lambda: self._previous(query, refresh)
         )
         shaped = Series(

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from clients.deadline import carried, deadline_in
+from clients.deadline import both, carried, deadline_in
 from clients.errors import UpstreamError
 from clients.evovoice import EvovoiceClient, MinutesSeries
 from clients.isnotai import LEVEL_METRICS, IsnotaiClient, IsnotaiUsage
@@ -146,7 +146,7 @@ class UsageService:
         if not (scope.isnotai_key and scope.isnotai_region):
             return None
         try:
-            current, previous = _both(
+            current, previous = both(
                 lambda: self.metrics_usage(scope, query, refresh=refresh),
                 lambda: self.metrics_usage(scope, query.previous, refresh=refresh),
             )
@@ -217,7 +217,7 @@ class UsageService:
             )
 
         try:
-            series, prior = _both(
+            series, prior = both(
                 lambda: self.minutes_series(scope, query, refresh=refresh), previous
             )
         except UpstreamError as exc:
@@ -241,13 +241,6 @@ class UsageService:
             previous_total=previous_total,
             projection=projection(series.total, query.start, query.end, self.now()),
         )
-
-
-def _both(first, second):
-    """Run two reads at once (each within the request's deadline); return both results."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        a, b = pool.submit(carried(first)), pool.submit(carried(second))
-        return a.result(), b.result()
 
 
 def _buckets(series: MinutesSeries) -> list[Bucket]:

@@ -403,3 +403,15 @@ def test_a_hanging_upstream_cannot_hold_the_page_past_the_deadline(
     sims.state.clear_calls()
     assert client.get("/usage?preset=30d&granularity=day").status_code == 200
     assert upstream_calls(sims)  # the failure was not cached
+
+
+def test_an_export_is_bounded_by_the_request_deadline(client, tenants, login, sims, app_config):
+    import time
+
+    login(client, "acme@example.com")
+    sims.state.add_fault("evovoice", "timeout", hang_seconds=20)
+    started = time.monotonic()
+    response = client.get("/usage/ai-minutes.csv?preset=30d&granularity=day")
+    assert response.status_code == 504
+    # 31 bucket reads at 8 at a time: bounded only because the request shares one deadline.
+    assert time.monotonic() - started < app_config["USAGE_UPSTREAM_DEADLINE"] + 2
