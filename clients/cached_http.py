@@ -92,6 +92,9 @@ class UpstreamRequest:
     # Credential headers, or a callable giving them: called only when a request is sent,
     # so a cache hit never needs to sign in.
     headers: Mapping[str, str] | Callable[[], Mapping[str, str]] = field(default_factory=dict)
+    # Names the decoder when one answer is read several ways (whole, or totals only):
+    # decoded values and in-process flights are kept per view; the stored answer is shared.
+    view: str = ""
 
     @property
     def url(self) -> str:
@@ -128,6 +131,10 @@ def open_backend(cache_url: str, stale_max: float) -> BaseCache:
     raise ValueError(
         f"USAGE_CACHE_URL must be sqlite:///PATH or redis://HOST:PORT/DB, not {scheme!r}"
     )
+
+
+def _memo_key(key: str, req: UpstreamRequest) -> str:
+    return f"{key}|{req.view}" if req.view else key
 
 
 class CachedUpstream:
@@ -218,7 +225,7 @@ class CachedUpstream:
     def invalidate(self, req: UpstreamRequest) -> None:
         """Forget the cached answer to one request."""
         key = self.cache_key(req)
-        self._memo.discard(key)
+        self._memo.discard(_memo_key(key, req))
         self.session.cache.delete(key)
 
     # -- reads -------------------------------------------------------------------------
@@ -229,25 +236,28 @@ class CachedUpstream:
         """Return the decoded answer, from the cache when fresh; `refresh` bypasses it."""
         key = self.cache_key(req)
         if not refresh:
-            remembered = self._memo.get(key, self.clock())
+            remembered = self._memo.get(_memo_key(key, req), self.clock())
             if remembered is None:
-                remembered = self._fresh(key, self._read_cache(key), decode)
+                remembered = self._fresh(key, req, self._read_cache(key), decode)
             if remembered is not None:
                 CACHE_EVENTS.labels(req.api, "hit").inc()
                 return remembered
         cached = self._read_cache(key) if refresh else None
         return self._flights.run(
-            f"{key}:{refresh}", lambda: self._fetch_upstream(req, key, decode, refresh, cached)
+            f"{_memo_key(key, req)}:{refresh}",
+            lambda: self._fetch_upstream(req, key, decode, refresh, cached),
         )
 
-    def _fresh(self, key: str, cached, decode: Decoder[T]) -> Fetched[T] | None:
+    def _fresh(
+        self, key: str, req: UpstreamRequest, cached, decode: Decoder[T]
+    ) -> Fetched[T] | None:
         if cached is None or cached.expires is None or cached.expires <= self.clock():
             return None
         try:
             hit = Fetched(decode(cached), cached.created_at, "cache")
         except UpstreamError:
             return None
-        self._memo.put(key, hit, cached.expires)
+        self._memo.put(_memo_key(key, req), hit, cached.expires)
         return hit
 
     def _fetch_upstream(
@@ -264,7 +274,7 @@ class CachedUpstream:
         if not refresh:
             # Another flight may have filled the cache since this caller looked.
             cached = self._read_cache(key) or cached
-            hit = self._fresh(key, cached, decode)
+            hit = self._fresh(key, req, cached, decode)
             if hit is not None:
                 CACHE_EVENTS.labels(req.api, "hit").inc()
                 return hit
@@ -280,7 +290,9 @@ class CachedUpstream:
         CACHE_EVENTS.labels(req.api, "miss").inc()
         fetched_at = datetime.now(UTC)
         self._write_cache(key, response, req.ttl)
-        self._memo.put(key, Fetched(value, fetched_at, "cache"), fetched_at + req.ttl)
+        self._memo.put(
+            _memo_key(key, req), Fetched(value, fetched_at, "cache"), fetched_at + req.ttl
+        )
         return Fetched(value, fetched_at, "upstream")
 
     def _stale(self, cached, decode: Decoder[T], exc: UpstreamError) -> Fetched[T] | None:

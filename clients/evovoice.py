@@ -76,6 +76,20 @@ class AIUsage:
         """Return how many records this answer holds (bounds the in-memory cache)."""
         return len(self.accounts) + len(self.customers)
 
+    def totals_for(self, account_id: str | None, customer_id: str | None) -> AIUsage:
+        """Return only the records `minutes(account_id, customer_id)` reads."""
+        accounts = (
+            self.accounts
+            if account_id is None
+            else tuple(a for a in self.accounts if a.account_id == account_id)
+        )
+        customers = (
+            ()
+            if customer_id is None
+            else tuple(c for c in self.customers if c.customer_id == customer_id)
+        )
+        return AIUsage(self.start, self.end, accounts, customers)
+
     def minutes(self, account_id: str | None = None, customer_id: str | None = None) -> int:
         """Return the minutes of a customer, an account, or (neither given) all accounts."""
         if customer_id is not None:
@@ -274,8 +288,13 @@ class EvovoiceClient:
         customer_id: str | None = None,
         *,
         refresh: bool = False,
+        totals_only: bool = False,
     ) -> Fetched[AIUsage]:
-        """Return AI minutes for [start, end] (inclusive) in the given scope."""
+        """Return AI minutes for [start, end] (inclusive) in the given scope.
+
+        `totals_only` keeps just what `minutes(account_id, customer_id)` needs, not every
+        customer of the account: a series of buckets then stays small in memory.
+        """
         sent: dict[str, str] = {}
 
         def headers() -> dict[str, str]:
@@ -283,16 +302,18 @@ class EvovoiceClient:
             return sent
 
         try:
-            return self._fetch(start, end, account_id, customer_id, headers, refresh, sent)
+            return self._fetch(
+                start, end, account_id, customer_id, headers, refresh, sent, totals_only
+            )
         except SessionExpired:
             # The session expired upstream: sign in again once.
             self._login(sent["Cookie"])
             return self._fetch(
-                start, end, account_id, customer_id, self._auth_headers, refresh, None
+                start, end, account_id, customer_id, self._auth_headers, refresh, None, totals_only
             )
 
     def _fetch(
-        self, start, end, account_id, customer_id, headers, refresh, session
+        self, start, end, account_id, customer_id, headers, refresh, session, totals_only
     ) -> Fetched[AIUsage]:
         params = date_params(start, end)
         if account_id is not None:
@@ -311,6 +332,7 @@ class EvovoiceClient:
             # answers cached for another. Only an HMAC of it reaches the cache key.
             scope=f"{self._username}\0{self._password}",
             ttl=self.upstream.policy.ttl_for(end, self.upstream.clock().date()),
+            view="totals" if totals_only else "",
         )
 
         def decode(response: requests.Response) -> AIUsage:
@@ -318,7 +340,8 @@ class EvovoiceClient:
                 raise SessionExpired(API, "the EvoVoice session expired", status=401)
             if not 200 <= response.status_code < 300:
                 raise error_for(response)
-            return parse_usage(success_body(response, API, "EvoVoice"), start, end)
+            usage = parse_usage(success_body(response, API, "EvoVoice"), start, end)
+            return usage.totals_for(account_id, customer_id) if totals_only else usage
 
         return self.upstream.fetch(request, decode, refresh=refresh)
 
@@ -340,7 +363,9 @@ class EvovoiceClient:
         spans = split(start, end, granularity)
 
         def one(span: tuple[date, date]) -> Fetched[AIUsage]:
-            return self.usage(span[0], span[1], account_id, customer_id, refresh=refresh)
+            return self.usage(
+                span[0], span[1], account_id, customer_id, refresh=refresh, totals_only=True
+            )
 
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(spans) + 1))) as pool:
             whole_future = pool.submit(carried(one), (start, end))

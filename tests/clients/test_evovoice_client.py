@@ -518,7 +518,11 @@ def test_minutes_series_buckets(evovoice, granularity, start, end, account_id, c
         assert unit_of(bucket.start, granularity) == unit_of(bucket.end, granularity)
         body = oracle(bucket.start, bucket.end, account_id, customer_id)
         assert bucket.ai_minutes == oracle_minutes(body, account_id, customer_id), bucket
-        assert_matches_oracle(bucket.fetched, bucket.start, bucket.end, account_id, customer_id)
+        # Buckets keep only what their total needs, not every customer of the account.
+        totals = bucket.fetched.value
+        assert totals.minutes(account_id, customer_id) == bucket.ai_minutes
+        assert (totals.start, totals.end) == (bucket.start, bucket.end)
+        assert customer_id is not None or totals.customers == ()
     for before, after in pairwise(buckets):
         assert after.start == before.end + ONE_DAY
     covered = [
@@ -534,7 +538,10 @@ def test_minutes_series_buckets(evovoice, granularity, start, end, account_id, c
     # The total is one whole-range call, not the sum of the buckets.
     whole = oracle(start, end, account_id, customer_id)
     assert series.total == oracle_minutes(whole, account_id, customer_id)
-    assert_matches_oracle(series.whole, start, end, account_id, customer_id)
+    whole = oracle(start, end, account_id, customer_id)
+    assert series.whole.value.minutes(account_id, customer_id) == oracle_minutes(
+        whole, account_id, customer_id
+    )
     assert len(series.results) == len(buckets) + 1
 
 
@@ -696,3 +703,18 @@ def test_past_ranges_are_kept_longer_than_ranges_with_today(evovoice, sims, cloc
     # Past the 6 h past-range TTL the past ranges are read again too.
     clock.advance(hours=5)
     assert evovoice.usage(*ranges["past"]).source == "upstream"
+
+
+def test_series_keep_totals_only_and_never_hide_customers_from_a_whole_read(
+    evovoice, upstream, sims
+):
+    sims.state.update(extra_customers=2000)
+    end = START + timedelta(days=6)
+    series = evovoice.minutes_series(START, end, "day", "acct-northwind")
+    # Seven day buckets and the range: a few records each, not 400 customers each.
+    assert upstream._memo._weight < 40
+    # The same answer read whole (same cache entry) still lists every customer.
+    whole = evovoice.usage(START, end, "acct-northwind")
+    body = evovoice_expected(START, end, account_id="acct-northwind", extra_customers=2000)
+    assert len(whole.value.customers) == len(body["customerUsage"]) > 300
+    assert whole.value.minutes("acct-northwind") == series.total
