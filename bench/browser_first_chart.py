@@ -25,19 +25,12 @@ import time
 from pathlib import Path
 
 from bench.results import machine, write_section
+from devtools.chromium import CHROMIUM, CHROMIUM_ARGS
 from devtools.servers import demo_server
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 HEADING = "Time to first chart (Chromium)"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LOGIN = ("globex@demo.invalid", "demo-globex")
 PAGE = "/usage"
 TIME_LIMIT = 110  # seconds for the whole run, server start included
@@ -169,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and record it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="cold and warm loads (median)")
-    parser.add_argument("--chromium", default="/usr/bin/chromium", help="Chromium executable")
+    parser.add_argument("--chromium", default=CHROMIUM, help="Chromium executable")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     try:

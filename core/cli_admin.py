@@ -10,7 +10,6 @@ import re
 import sys
 
 import click
-from cryptography.fernet import InvalidToken
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import delete, func, select
@@ -197,7 +196,7 @@ def rotate_keys() -> None:
     for tenant in tenants:
         try:
             tenant.isnotai_key_encrypted = box.rotate(tenant.isnotai_key_encrypted)
-        except (InvalidToken, ValueError):
+        except ValueError:
             db.session.rollback()
             raise fail(
                 f"tenant {tenant.name!r}: its isnotai key opens with none of the configured "

@@ -22,17 +22,16 @@ class SecretBox:
 
     def decrypt(self, ciphertext: str) -> str:
         """Return the plaintext; raise ValueError when no configured key opens it."""
-        try:
-            return self._fernet.decrypt(ciphertext.encode()).decode()
-        except InvalidToken:
-            raise ValueError(
-                "a stored key cannot be decrypted with the configured USAGE_ENCRYPTION_KEYS"
-            ) from None
+        return self._open(self._fernet.decrypt, ciphertext)
 
     def rotate(self, ciphertext: str) -> str:
-        """Re-encrypt a ciphertext under the first (newest) key."""
+        """Re-encrypt a ciphertext under the first (newest) key; ValueError as decrypt."""
+        return self._open(self._fernet.rotate, ciphertext)
+
+    @staticmethod
+    def _open(operation, ciphertext: str) -> str:
         try:
-            return self._fernet.rotate(ciphertext.encode()).decode()
+            return operation(ciphertext.encode()).decode()
         except InvalidToken:
             raise ValueError(
                 "a stored key cannot be decrypted with the configured USAGE_ENCRYPTION_KEYS"

@@ -11,10 +11,10 @@ import pytest
 from clients.cached_http import CachedUpstream, HttpPolicy
 from clients.evovoice import EvovoiceClient
 from clients.isnotai import IsnotaiClient
+from devtools import IN_CI
 from simulators import SimulatorState, start_simulators
 from simulators.data import EVOVOICE_SERVICE_USER
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REDIS_URL = os.environ.get("USAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 

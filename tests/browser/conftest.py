@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from devtools import IN_CI
+from devtools.chromium import CHROMIUM, CHROMIUM_ARGS
 from devtools.servers import Server, ServerFailed, demo_server
 
 if TYPE_CHECKING:
@@ -27,16 +29,6 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-CHROMIUM = os.environ.get("USAGE_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DEMO_LOGINS = {
     "staff": ("staff@demo.invalid", "demo-staff"),
     "acme": ("acme@demo.invalid", "demo-acme"),
