@@ -33,7 +33,11 @@ def _check_database() -> str:
 
 
 def _check_cache() -> str:
-    cache = upstreams().http.session.cache
+    http = upstreams().http
+    cache = http.session.cache
+    if http.cache_problem:
+        # The pages still work, reading the upstreams directly: ready, but say so.
+        return f"degraded: {http.cache_problem}"
     cache.responses.get("usage-readiness-probe")  # a read reaches SQLite or Redis
     return "ok"
 
@@ -47,7 +51,7 @@ def _check_url(url: str) -> str:
 @bp.get("/readyz")
 @talisman(force_https=False)
 def readyz():
-    """Report whether the database, the cache and each configured upstream answer."""
+    """Report readiness to anyone; which dependency failed, and how, only to operators."""
     sources = upstreams()
     probes = {"database": _check_database, "cache": _check_cache}
     isnotai_urls = sources.isnotai.base_urls()
@@ -67,14 +71,18 @@ def readyz():
 
     with ThreadPoolExecutor(max_workers=len(probes)) as pool:
         results = dict(zip(probes, pool.map(run, probes.values()), strict=True))
-    ready = all(value == "ok" for value in results.values())
-    response = jsonify(status="ready" if ready else "not ready", checks=results)
+    ready = all(value == "ok" or value.startswith("degraded") for value in results.values())
+    body = {"status": "ok" if ready else "unavailable"}
+    if operator_allowed():  # upstream names and error classes are for operators only
+        body["checks"] = results
+    response = jsonify(body)
     response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _metrics_allowed() -> bool:
+def operator_allowed() -> bool:
+    """Tell whether the caller may read operations details: a listed address or the token."""
     settings = current_app.config["USAGE"]
     allowed = {a.strip() for a in settings.metrics_allow.split(",") if a.strip()}
     if request.remote_addr in allowed:
@@ -91,7 +99,7 @@ def _metrics_allowed() -> bool:
 @talisman(force_https=False)
 def metrics():
     """Serve Prometheus metrics to configured addresses or bearer-token holders."""
-    if not _metrics_allowed():
+    if not operator_allowed():
         abort(403, "Metrics are served only to configured addresses or with the metrics token.")
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

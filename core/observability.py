@@ -42,17 +42,46 @@ def redact(text: str) -> str:
     return text
 
 
+_PLAIN = logging.Formatter()
+
+
 class RedactSecrets(logging.Filter):
     """Rewrite every record with secrets redacted, and stamp it with the request id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Redact the formatted message; always keep the record."""
+        """Redact the message, exception text and stack; always keep the record."""
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
+        # Text formatters (gunicorn's too) print this cached text instead of formatting again.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _PLAIN.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         record.request_id = request_id.get() or "-"
         return True
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """A JSON formatter whose every field, tracebacks included, is redacted."""
+
+    def process_log_record(self, log_data):
+        """Redact every text value before the record is serialised."""
+        # It formats the exception itself, not from the record's redacted exception text.
+        return {key: _redacted(value) for key, value in log_data.items()}
+
+
+def _redacted(value):
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
 
 
 def configure_logging(log_format: str, stream=None) -> logging.Handler | None:
@@ -64,7 +93,7 @@ def configure_logging(log_format: str, stream=None) -> logging.Handler | None:
     handler.usage_handler = True  # type: ignore[attr-defined]
     if log_format == "json":
         handler.setFormatter(
-            JsonFormatter(
+            RedactingJsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             )

@@ -1,5 +1,5 @@
-"""Browser security headers (Flask-Talisman), framing rules, cookie-free widgets and
-token-free access logs."""
+"""Browser security headers (Flask-Talisman), framing rules, cookie-free widgets, uncached
+personal responses and token-free access logs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 
 from flask import Flask, Response, g, request
 from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user
 from flask_talisman import Talisman
 
 from .observability import RedactSecrets
@@ -78,11 +79,20 @@ def frame_headers(response: Response) -> Response:
     return response
 
 
+def private_when_personal(response: Response) -> Response:
+    """Keep every answer to a signed-in caller out of shared and browser caches."""
+    # Static assets declare themselves public: the same for everyone, cached for a year.
+    if not response.cache_control.public and current_user.is_authenticated:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 def init_web_security(app: Flask, *, https: bool, secure_cookies: bool) -> None:
-    """Install security headers, the session interface, framing rules and log redaction."""
+    """Install security headers, the session interface, framing and caching rules, log redaction."""
     app.session_interface = CookielessEmbedSessions()
     # Registered before Talisman, so it runs after Talisman's headers are set.
     app.after_request(frame_headers)
+    app.after_request(private_when_personal)
     talisman.init_app(
         app,
         force_https=https,

@@ -18,6 +18,14 @@ PRESETS = {
 }
 DEFAULT_PRESET = "30d"
 MAX_RANGE_DAYS = 366
+# Each daily bucket is its own EvoVoice call: a longer daily view costs hundreds of calls.
+MAX_DAILY_DAYS = 92
+DAILY_TOO_LONG = (
+    f"daily granularity covers at most {MAX_DAILY_DAYS} days; "
+    "choose week or month for longer ranges"
+)
+# No usage predates the products; dates at the calendar's edges overflow date arithmetic.
+EARLIEST_DATE = date(2000, 1, 1)
 COMPARES = ("none", "previous")
 
 
@@ -87,23 +95,37 @@ def preset_range(preset: str, today: date) -> tuple[date, date]:
     return today - timedelta(days=days - 1), today
 
 
+def latest_date(today: date) -> date:
+    """Return the last date a filter may name: one year after today."""
+    try:
+        return today.replace(year=today.year + 1)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + 1, day=28)
+
+
 def _one(args: Mapping[str, str], name: str) -> str:
     value = args.get(name)
     return value.strip() if isinstance(value, str) else ""
 
 
-def _date(args: Mapping[str, str], name: str) -> date | None:
+def _date(args: Mapping[str, str], name: str, today: date) -> date | None:
     text = _one(args, name)
     if not text:
         return None
     try:
         if len(text) != 10:
             raise ValueError
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise FilterError(
             name, f"{name} must be a date like 2026-01-31 (got {text[:40]!r})"
         ) from None
+    latest = latest_date(today)
+    if not EARLIEST_DATE <= value <= latest:
+        raise FilterError(
+            name, f"{name} must be between {EARLIEST_DATE} and {latest} (got {text})"
+        )
+    return value
 
 
 def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
@@ -119,8 +141,8 @@ def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
             )
         metric = canonical
 
-    granularity = (_one(args, "granularity") or "day").lower()
-    if granularity not in GRANULARITIES:
+    granularity = _one(args, "granularity").lower()
+    if granularity and granularity not in GRANULARITIES:
         raise FilterError(
             "granularity",
             f"granularity must be one of {', '.join(GRANULARITIES)} (got {granularity[:40]!r})",
@@ -130,7 +152,7 @@ def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
         raise FilterError("compare", f"compare must be none or previous (got {compare[:40]!r})")
 
     preset = _one(args, "preset").lower()
-    start, end = _date(args, "start"), _date(args, "end")
+    start, end = _date(args, "start", today), _date(args, "end", today)
     if preset and preset != "custom":
         if preset not in PRESETS:
             raise FilterError(
@@ -143,11 +165,16 @@ def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
     else:
         preset = None
         end = end or today
-        start = start or end - timedelta(days=29)
+        start = start or max(EARLIEST_DATE, end - timedelta(days=29))
     if start > end:
         raise FilterError("start", f"start ({start}) is after end ({end})")
-    if (end - start).days + 1 > MAX_RANGE_DAYS:
+    days = (end - start).days + 1
+    if days > MAX_RANGE_DAYS:
         raise FilterError(
             "end", f"the range is longer than {MAX_RANGE_DAYS} days; pick a shorter one"
         )
+    if not granularity:  # the finest that stays within the daily limit
+        granularity = "day" if days <= MAX_DAILY_DAYS else "week"
+    elif granularity == "day" and days > MAX_DAILY_DAYS:
+        raise FilterError("granularity", DAILY_TOO_LONG)
     return UsageQuery(start, end, preset, metric, granularity, compare)

@@ -3,15 +3,18 @@ input the app refused."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.embed_tokens import mint
+from services.filters import DAILY_TOO_LONG, latest_date
 
-EMBED_SECRET = "embed-secret-for-hostile-input-tests-0123"
+from .conftest import signing_key
+
 PARAMS = [
     "start", "end", "preset", "metric", "granularity", "compare", "tenant", "account",
     "customer", "q", "sort", "page", "theme", "token", "next", "refresh",
@@ -39,7 +42,7 @@ HYPOTHESIS = settings(
 
 @pytest.fixture
 def app_config(app_config):
-    return {**app_config, "USAGE_EMBED_SECRET": EMBED_SECRET, "REFRESH_LIMIT": "1000 per minute"}
+    return {**app_config, "REFRESH_LIMIT": "1000 per minute"}
 
 
 @pytest.fixture
@@ -96,7 +99,7 @@ def test_odd_encodings_are_answered(customer, sims, path, query):
 @HYPOTHESIS
 @given(query=pairs)
 def test_widgets_survive_any_query(customer, sims, path, query):
-    token = mint(EMBED_SECRET, "acme", ttl=timedelta(minutes=10))
+    token = mint(signing_key(customer.application, "acme"), ttl=timedelta(minutes=10))
     check(customer, sims, path, [("token", token), *query])
     check(customer, sims, path, query, {"X-Embed-Token": token, "HX-Request": "true"})
 
@@ -156,3 +159,114 @@ def test_staff_routes_survive_any_query(staff, sims, path, query):
 @given(query=raw_queries)
 def test_staff_odd_encodings_are_answered(staff, sims, query):
     check(staff, sims, "/staff", query)
+
+
+# -- dates at the calendar's edges and long daily ranges: 400 before any upstream call -----
+
+HX = {"HX-Request": "true"}
+
+
+def route(method, path, headers=None, **params):
+    name = f"{method} {path}{' htmx' if headers else ''}{' as staff' if params else ''}"
+    return pytest.param((method, path, headers or {}, params), id=name)
+
+
+CUSTOMER_DATE_ROUTES = [
+    route("GET", "/usage"),
+    route("GET", "/usage", HX),
+    route("GET", "/usage/metrics.csv"),
+    route("GET", "/usage/ai-minutes.csv"),
+    route("POST", "/usage/refresh"),
+    route("POST", "/usage/refresh", HX),
+]
+STAFF_DATE_ROUTES = [
+    route("GET", "/staff"),
+    route("GET", "/staff", HX),
+    route("GET", "/staff/accounts.csv"),
+    route("GET", "/staff/customers.csv"),
+    route("GET", "/staff/accounts/options", HX),
+    route("GET", "/staff/customers/options", HX),
+    route("POST", "/staff/refresh"),
+    route("POST", "/staff/refresh", HX),
+    route("GET", "/usage", tenant="acme"),
+    route("GET", "/usage/metrics.csv", tenant="acme"),
+]
+FAR_FUTURE = (datetime.now(UTC).date() + timedelta(days=2 * 366)).isoformat()
+EDGE_DATES = [
+    pytest.param("end", {"end": "9999-12-31"}, id="end=9999-12-31"),
+    pytest.param("end", {"end": "0001-01-01"}, id="end=0001-01-01"),
+    pytest.param("start", {"start": "0001-01-01"}, id="start=0001-01-01"),
+    pytest.param("start", {"start": "1999-12-31", "end": "2000-01-10"}, id="start=1999-12-31"),
+    pytest.param("end", {"start": "2026-01-01", "end": FAR_FUTURE}, id="end in two years"),
+]
+LONG_DAILY = {"start": "2025-01-01", "end": "2025-04-03", "granularity": "day"}  # 93 days
+
+
+def refused_before_upstream(client, sims, target, query):
+    method, path, headers, params = target
+    sims.state.clear_calls()
+    response = client.open(path, method=method, query_string={**params, **query}, headers=headers)
+    assert response.status_code == 400, (target, query, response.status_code)
+    assert sims.state.calls() == [], "nothing may be asked upstream for a refused filter"
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("field", "query"), EDGE_DATES)
+@pytest.mark.parametrize("target", CUSTOMER_DATE_ROUTES)
+def test_customer_routes_refuse_dates_outside_the_window(customer, sims, target, field, query):
+    body = refused_before_upstream(customer, sims, target, query)
+    assert f"{field} must be between 2000-01-01 and " in body
+
+
+@pytest.mark.parametrize(("field", "query"), EDGE_DATES)
+@pytest.mark.parametrize("target", STAFF_DATE_ROUTES)
+def test_staff_routes_refuse_dates_outside_the_window(staff, sims, target, field, query):
+    body = refused_before_upstream(staff, sims, target, query)
+    assert f"{field} must be between 2000-01-01 and " in body
+
+
+@pytest.mark.parametrize("target", CUSTOMER_DATE_ROUTES)
+def test_customer_routes_refuse_long_daily_ranges(customer, sims, target):
+    body = refused_before_upstream(customer, sims, target, LONG_DAILY)
+    assert DAILY_TOO_LONG in body
+
+
+@pytest.mark.parametrize("target", STAFF_DATE_ROUTES)
+def test_staff_routes_refuse_long_daily_ranges(staff, sims, target):
+    body = refused_before_upstream(staff, sims, target, LONG_DAILY)
+    assert DAILY_TOO_LONG in body
+
+
+def test_a_long_range_without_a_granularity_is_shown_by_week(customer, sims):
+    query = {"start": "2025-01-06", "end": "2025-04-13"}  # 98 days: 14 ISO weeks
+    response = customer.get("/usage/ai-minutes.csv", query_string=query)
+    assert response.status_code == 200
+    rows = response.get_data(as_text=True).splitlines()[1:]
+    assert len(rows) == 14 and rows[1].startswith("2025-01-13,")
+    calls = [c for c in sims.state.calls() if c["path"] == "/ai/usage"]
+    assert len(calls) <= 15  # a bucket each and the range total: not one per day
+
+
+@pytest.mark.parametrize("widget", ["metrics", "ai-minutes"])
+def test_widgets_take_no_dates_from_the_url(app, customer, widget):
+    result = app.test_cli_runner().invoke(args=["embed-token", "acme", "--widget", widget])
+    assert result.exit_code == 0, result.output
+    url = urlsplit(result.output.strip())
+    query = f"{url.query}&start=0001-01-01&end=9999-12-31&granularity=day&preset=90d"
+    response = app.test_client().get(f"{url.path}?{query}")
+    assert response.status_code == 200
+    assert "Last 90 days" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/usage", "/usage/metrics.csv", "/usage/ai-minutes.csv", "/staff", "/staff/accounts.csv"],
+)
+def test_the_first_and_last_days_of_the_window_are_answered(staff, path):
+    latest = latest_date(datetime.now(UTC).date())
+    for query in (
+        {"start": "2000-01-01", "end": "2000-03-01", "compare": "previous"},
+        {"start": str(latest - timedelta(days=200)), "end": str(latest)},
+    ):
+        response = staff.get(path, query_string={"tenant": "acme", **query})
+        assert response.status_code == 200, (query, response.status_code)

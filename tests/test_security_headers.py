@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from blueprints.assets import vendor_version
+
 
 def directives(response) -> dict[str, str]:
     policy = response.headers["Content-Security-Policy"]
@@ -89,3 +91,86 @@ def test_htmx_requests_send_the_csrf_token_as_a_header(csrf_app):
         "/usage/refresh?preset=7d", headers={"HX-Request": "true", "X-CSRFToken": header_token}
     )
     assert accepted.status_code == 200
+
+
+# -- nothing personal is cached: every signed-in answer is `private, no-store` -------------
+
+HX = {"HX-Request": "true"}
+# Signed in as (customer | staff), method, path, query, headers.
+PERSONAL = [
+    ("customer", "GET", "/", {}, {}),
+    ("customer", "GET", "/login", {}, {}),
+    ("customer", "GET", "/usage", {"preset": "7d"}, {}),
+    ("customer", "GET", "/usage", {"preset": "7d"}, HX),
+    ("customer", "GET", "/usage", {"granularity": "hour"}, {}),
+    ("customer", "GET", "/usage/metrics.csv", {"preset": "7d"}, {}),
+    ("customer", "GET", "/usage/ai-minutes.csv", {"preset": "7d"}, {}),
+    ("customer", "POST", "/usage/refresh", {"preset": "7d"}, {}),
+    ("customer", "POST", "/usage/refresh", {"preset": "7d"}, HX),
+    ("customer", "GET", "/staff", {}, {}),  # 403
+    ("customer", "GET", "/nope", {}, {}),  # 404
+    ("staff", "GET", "/", {}, {}),
+    ("staff", "GET", "/usage", {}, {}),
+    ("staff", "GET", "/usage", {"tenant": "acme", "preset": "7d"}, {}),
+    ("staff", "GET", "/usage/ai-minutes.csv", {"tenant": "acme", "preset": "7d"}, {}),
+    ("staff", "GET", "/staff", {"preset": "7d"}, {}),
+    ("staff", "GET", "/staff", {"preset": "7d"}, HX),
+    ("staff", "GET", "/staff/tenants", {}, {}),
+    ("staff", "GET", "/staff/accounts/options", {"q": "acct"}, HX),
+    ("staff", "GET", "/staff/customers/options", {"q": "c"}, HX),
+    ("staff", "GET", "/staff/accounts.csv", {"preset": "7d"}, {}),
+    ("staff", "GET", "/staff/customers.csv", {"preset": "7d"}, {}),
+    ("staff", "POST", "/staff/refresh", {"preset": "7d"}, HX),
+]
+# Endpoints that never answer per signed-in user (widgets carry their own no-store; signing
+# out answers someone no longer signed in).
+NOT_PERSONAL = {
+    "assets.vendor", "assets.static_file", "embed.metrics", "embed.ai_minutes",
+    "embed_demo.host_page", "ops.healthz", "ops.readyz", "ops.metrics", "auth.logout",
+}  # fmt: skip
+
+
+@pytest.fixture
+def signed_in(app, make_tenant, make_user, login):
+    make_tenant("acme", integration="acme", account="acct-northwind")
+    make_user("acme@example.com", tenant="acme")
+    make_user("staff@example.com", role="staff")
+    return {
+        "customer": login(app.test_client(), "acme@example.com"),
+        "staff": login(app.test_client(), "staff@example.com"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "path", "query", "headers"),
+    PERSONAL,
+    ids=[f"{w} {m} {p}{' htmx' if h else ''} {q}" for w, m, p, q, h in PERSONAL],
+)
+def test_every_signed_in_answer_is_private_and_not_stored(
+    signed_in, who, method, path, query, headers
+):
+    response = signed_in[who].open(path, method=method, query_string=query, headers=headers)
+    assert response.status_code < 500
+    assert response.headers.get("Cache-Control") == "private, no-store", response.status_code
+
+
+def test_every_route_of_the_app_is_checked_above(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    checked = {
+        app.url_map.bind("localhost").match(path, method=method)[0]
+        for _, method, path, _, _ in PERSONAL
+        if path != "/nope"
+    }
+    assert endpoints - NOT_PERSONAL == checked
+
+
+def test_static_files_keep_their_long_caching_when_signed_in(app, signed_in):
+    from flask import url_for
+
+    with app.test_request_context():
+        urls = [url_for("assets.static_file", filename="app.css", v="1")]
+        urls.append(url_for("assets.vendor", version=vendor_version("htmx.js"), name="htmx.js"))
+    for url in urls:
+        response = signed_in["customer"].get(url)
+        assert response.status_code == 200, url
+        assert response.headers["Cache-Control"].startswith("public, max-age=31536000"), url

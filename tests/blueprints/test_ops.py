@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
+from contextlib import contextmanager
 
 import pytest
 
@@ -27,8 +29,9 @@ def test_healthz_answers_without_dependencies(client):
 
 
 def test_readyz_reports_every_dependency(client):
-    response = client.get("/readyz")
+    response = client.get("/readyz")  # from loopback, allowed by default
     assert response.status_code == 200
+    assert response.json["status"] == "ok"
     assert response.json["checks"] == {
         "database": "ok",
         "cache": "ok",
@@ -48,9 +51,54 @@ def test_readyz_is_503_when_an_upstream_is_unreachable(app_config, tmp_path):
         upgrade()
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
-    assert response.json["status"] == "not ready"
+    assert response.json["status"] == "unavailable"
     assert response.json["checks"]["isnotai-eu"].startswith("error:")
     assert response.json["checks"]["database"] == "ok"
+
+
+@pytest.fixture
+def guarded_unready(app_config):
+    """An app with an unreachable upstream whose operations details are for 10.9.9.9 or a token."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app(
+        {
+            **app_config,
+            "USAGE_ISNOTAI_EU_URL": "http://127.0.0.1:9",
+            "USAGE_METRICS_ALLOW": "10.9.9.9",
+            "USAGE_METRICS_TOKEN": "t0k3n-for-metrics",
+        }
+    )
+    with app.app_context():
+        upgrade()
+    return app.test_client()
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer nope", "Basic t0k3n-for-metrics"])
+def test_readyz_tells_others_only_the_status(guarded_unready, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = guarded_unready.get("/readyz", headers=headers)
+    assert response.status_code == 503
+    assert response.json == {"status": "unavailable"}
+    body = response.get_data(as_text=True).lower()
+    for detail in ("isnotai", "evovoice", "database", "cache", "error", "connection"):
+        assert detail not in body
+
+
+@pytest.mark.parametrize(
+    ("headers", "address"),
+    [({"Authorization": "Bearer t0k3n-for-metrics"}, "127.0.0.1"), ({}, "10.9.9.9")],
+)
+def test_readyz_details_go_to_whoever_may_read_metrics(guarded_unready, headers, address):
+    response = guarded_unready.get(
+        "/readyz", headers=headers, environ_overrides={"REMOTE_ADDR": address}
+    )
+    assert response.status_code == 503
+    assert response.json["status"] == "unavailable"
+    assert response.json["checks"]["isnotai-eu"].startswith("error: ")
+    assert response.json["checks"]["evovoice"] == "ok"
 
 
 def test_metrics_count_requests_upstream_calls_and_cache(customer):
@@ -115,24 +163,88 @@ def test_secrets_are_redacted_from_log_text(text, leaked):
     assert leaked not in redact(text)
 
 
+@contextmanager
+def usage_log(log_format):
+    """Yield `usage.test` logging only to a fresh usage handler, and what that handler wrote."""
+    # Secrets logged here on purpose must reach no other handler (the suite records them all).
+    stream = io.StringIO()
+    root = logging.getLogger()
+    previous = [h for h in root.handlers if getattr(h, "usage_handler", False)]
+    for handler in previous:
+        root.removeHandler(handler)
+    handler = configure_logging(log_format, stream)
+    root.removeHandler(handler)
+    logger = logging.getLogger("usage.test")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield logger, stream
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+        for handler in previous:
+            root.addHandler(handler)
+
+
 def test_json_logs_carry_the_request_id_and_no_secrets():
     from clients.telemetry import request_id
 
-    stream = io.StringIO()
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "usage_handler", False)]:
-        root.removeHandler(handler)
-    handler = configure_logging("json", stream)
     token = request_id.set("req-42-abcdefgh")
     try:
-        logging.getLogger("usage.test").warning("upstream refused %s", ACME.key)
+        with usage_log("json") as (logger, stream):
+            logger.warning("upstream refused %s", ACME.key)
     finally:
         request_id.reset(token)
-        root.removeHandler(handler)
     line = json.loads(stream.getvalue().strip().splitlines()[-1])
     assert line["level"] == "WARNING" and line["logger"] == "usage.test"
     assert line["request_id"] == "req-42-abcdefgh"
     assert ACME.key not in line["message"] and "aik_v1_[redacted]" in line["message"]
+
+
+def _raise_with_secrets():
+    # The traceback prints this line, so the secrets appear in its source text as well.
+    raise RuntimeError(f"GET /v1/usage?token=s3cr3t-t0ken-value key={ACME.key} password=hunter22")
+
+
+def _log_with_a_stack():
+    logging.getLogger("usage.test").warning("checking", stack_info=True)  # token=st4ck-t0ken
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_exception_text_and_stacks_are_redacted(log_format):
+    with usage_log(log_format) as (logger, stream):
+        try:
+            try:
+                _raise_with_secrets()
+            except RuntimeError as cause:
+                raise ValueError("sign-in failed: Authorization: Bearer abc.def.ghi") from cause
+        except ValueError:
+            logger.exception("refresh failed for %s", ACME.key)
+        _log_with_a_stack()
+    output = stream.getvalue()
+    assert "refresh failed" in output and "RuntimeError" in output and "ValueError" in output
+    assert "_raise_with_secrets" in output and "_log_with_a_stack" in output
+    for secret in (ACME.key, "s3cr3t-t0ken-value", "hunter22", "abc.def.ghi", "st4ck-t0ken"):
+        assert secret not in output, secret
+    assert "token=[redacted]" in output and "aik_v1_[redacted]" in output
+    if log_format == "json":
+        assert all(json.loads(line) for line in output.strip().splitlines())
+
+
+def test_records_reach_any_formatter_redacted():
+    """gunicorn's handlers format records with their own formatter, after our filter."""
+    try:
+        _raise_with_secrets()
+    except RuntimeError:
+        record = logging.LogRecord(
+            "gunicorn.error", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+    record.stack_info = "Stack (most recent call last):\n  token=st4ck-t0ken"
+    RedactSecrets().filter(record)
+    output = logging.Formatter("%(message)s").format(record)
+    assert "RuntimeError" in output
+    for secret in (ACME.key, "s3cr3t-t0ken-value", "hunter22", "st4ck-t0ken"):
+        assert secret not in output, secret
 
 
 def test_the_redaction_filter_keeps_every_record():
