@@ -368,11 +368,13 @@ def _export(kind: str, header: tuple[str, ...]):
     if service.evovoice is None:
         abort(502, "EvoVoice is not configured.")
     try:
-        rows = service.account_rows(query) if kind == "accounts" else service.customer_rows(query)
+        rows, freshness = (
+            service.account_rows(query) if kind == "accounts" else service.customer_rows(query)
+        )
     except UpstreamError as exc:
         abort(exc.page_status, exc.message)
     name = f"staff-{kind}-{query.range.start}-{query.range.end}.csv"
-    return csv_response(header, rows, name)
+    return csv_response(header, rows, name, freshness=freshness)
 
 
 @bp.get("/accounts.csv")

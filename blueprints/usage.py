@@ -23,6 +23,7 @@ from core.refresh_limits import refresh_retry_after
 from core.upstreams import upstreams
 from models import Tenant
 from services.filters import PRESETS, FilterError, UsageQuery, parse_query
+from services.freshness import Freshness
 from services.shaping import bucket_points
 from services.usage import TenantScope, UsageService
 
@@ -154,9 +155,10 @@ def metrics_csv():
         abort(404, scope.problem or "This tenant has no isnotai integration.")
     service = usage_service()
     try:
-        usage = service.metrics_usage(scope, query).value
+        fetched = service.metrics_usage(scope, query)
     except UpstreamError as exc:
         abort(exc.page_status, exc.message)
+    usage = fetched.value
     rows = [
         (bucket.start.isoformat(), metric, bucket.value)
         for metric in query.metrics
@@ -165,7 +167,12 @@ def metrics_csv():
         )
         if bucket.value is not None
     ]
-    return csv_response(("period", "metric", "value"), rows, _export_name("metrics", tenant, query))
+    return csv_response(
+        ("period", "metric", "value"),
+        rows,
+        _export_name("metrics", tenant, query),
+        freshness=Freshness.of([fetched]),
+    )
 
 
 @bp.get("/usage/ai-minutes.csv")
@@ -190,6 +197,7 @@ def ai_minutes_csv():
         ("period", "account_id", "customer_id", "ai_minutes"),
         rows,
         _export_name("ai-minutes", tenant, query),
+        freshness=Freshness.of(series.results),
     )
 
 

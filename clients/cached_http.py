@@ -1,11 +1,12 @@
 """The one cached upstream session: credential-keyed cache, freshness, retries, stale-on-error.
 
-requests-cache stores the responses (SQLite or Redis, with its serialisation and redaction);
+requests-cache stores the responses (SQLite or Redis, as signed JSON: see cache_store.py);
 the policy is ours because the library's defaults do not fit an API proxy:
 - its key ignores `Authorization`, so two tenants would share a response: our key is an
   HMAC over the request *and* the credential, and the credential is redacted from storage;
 - it would cache a 200 whose body is malformed: we parse first and store only what parsed;
-- stale-if-error must say *why* it is stale, and must not hide a revoked key (4xx).
+- stale-if-error must say *why* it is stale, and must not hide a revoked key (4xx);
+- a store that cannot be opened must not take the pages down: they read the upstreams.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import logging
 import os
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -23,15 +25,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
-from requests_cache import DO_NOT_CACHE, CachedSession
-from requests_cache.backends import BaseCache, RedisCache, SQLiteCache
+from requests_cache import DO_NOT_CACHE, CachedResponse, CachedSession
+from requests_cache.backends import BaseCache
 
+from .budget import UpstreamBudget
+from .cache_store import is_redis_url, open_backend
+from .concurrency import ProcessSlots
 from .deadline import current_deadline
 from .errors import (
     BadResponse,
+    BudgetExceeded,
     RateLimited,
     UpstreamError,
     UpstreamTimeout,
@@ -55,6 +60,9 @@ SECRET_HEADERS = (
     "Cookie",
     "Set-Cookie",
 )
+# Stored with each answer (and so signed with it): an entry copied to another key, e.g.
+# another tenant's, is not that key's answer.
+ENTRY_KEY_HEADER = "X-Usage-Cache-Key"
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,8 @@ class UpstreamRequest:
     # Names the decoder when one answer is read several ways (whole, or totals only):
     # decoded values and in-process flights are kept per view; the stored answer is shared.
     view: str = ""
+    # The process-wide limit on calls in flight to this upstream, if it has one.
+    slots: ProcessSlots | None = None
 
     @property
     def url(self) -> str:
@@ -103,34 +113,6 @@ class UpstreamRequest:
 
 
 Decoder = Callable[[requests.Response], T]
-
-
-def is_redis_url(url: str) -> bool:
-    """Tell whether a cache URL names a Redis server."""
-    return urlsplit(url).scheme in ("redis", "rediss", "unix")
-
-
-def open_backend(cache_url: str, stale_max: float) -> BaseCache:
-    """Open the requests-cache backend named by a `sqlite:///path` or `redis://` URL."""
-    scheme = urlsplit(cache_url).scheme
-    if is_redis_url(cache_url):
-        from redis import Redis
-
-        # Keep Redis entries past their freshness so they can still be served stale.
-        return RedisCache(
-            namespace="usage-http",
-            connection=Redis.from_url(cache_url, socket_timeout=2, socket_connect_timeout=2),
-            ttl_offset=int(stale_max) + 60,
-        )
-    if scheme == "sqlite":
-        path = cache_url.removeprefix("sqlite:///")
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        return SQLiteCache(path, wal=True, busy_timeout=5000)
-    if cache_url == "memory":
-        return BaseCache()
-    raise ValueError(
-        f"USAGE_CACHE_URL must be sqlite:///PATH or redis://HOST:PORT/DB, not {scheme!r}"
-    )
 
 
 def _memo_key(key: str, req: UpstreamRequest) -> str:
@@ -148,12 +130,17 @@ class CachedUpstream:
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         memo_records: int = 500_000,
+        budget: UpstreamBudget | None = None,
     ) -> None:
         self.cache_url = cache_url
         self.policy = policy or HttpPolicy()
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.budget = budget
         self._sleep = sleep
         self._key = hashlib.sha256(b"usage-cache-key\0" + key_secret.encode()).digest()
+        self._signing_key = hashlib.sha256(b"usage-cache-sign\0" + key_secret.encode()).digest()
+        # Why the store is not used (it could not be opened), or None while it is.
+        self.cache_problem: str | None = None
         self._flights = SingleFlight()
         self._shared_flights = (
             RedisFlights(cache_url, self.policy.deadline) if is_redis_url(cache_url) else None
@@ -173,7 +160,7 @@ class CachedUpstream:
             with self._lock:
                 if self._session is None or self._pid != pid:
                     self._session = CachedSession(
-                        backend=open_backend(self.cache_url, self.policy.stale_max),
+                        backend=self._open_store(),
                         expire_after=DO_NOT_CACHE,  # reads and writes are explicit below
                         ignored_parameters=SECRET_HEADERS,
                         allowable_codes=(200,),
@@ -184,6 +171,19 @@ class CachedUpstream:
                     self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
                     self._pid = pid
         return self._session
+
+    def _open_store(self) -> BaseCache:
+        try:
+            return open_backend(self.cache_url, self.policy.stale_max, self._signing_key)
+        except Exception as exc:  # noqa: BLE001 - any unusable store: read the upstreams
+            kind = type(exc).__name__
+            # sqlite3 and OS errors name the file's problem; other text might echo the URL.
+            detail = f"{kind}: {exc}" if isinstance(exc, sqlite3.Error | OSError) else kind
+            self.cache_problem = f"the cache store could not be opened ({detail})"
+            log.error(
+                "%s; every read goes to the upstreams until the app restarts", self.cache_problem
+            )
+            return BaseCache()  # holds nothing: writes are skipped while degraded
 
     def close(self) -> None:
         """Close the session and its backend connections."""
@@ -209,14 +209,24 @@ class CachedUpstream:
         )
         return hmac.new(self._key, material.encode(), hashlib.sha256).hexdigest()
 
-    def _read_cache(self, key: str):
+    def _read_cache(self, key: str) -> CachedResponse | None:
+        """Return the stored answer for a key; anything unreadable or misplaced is a miss."""
         try:
-            return self.session.cache.get_response(key)
+            cached = self.session.cache.get_response(key)
         except Exception as exc:  # noqa: BLE001 - a broken cache must not break the page
             log.warning("cache read failed: %s", type(exc).__name__)
             return None
+        if not isinstance(cached, CachedResponse):
+            return None
+        if cached.headers.get(ENTRY_KEY_HEADER) != key:
+            log.warning("ignored a cache entry stored under another key")
+            return None
+        return cached
 
     def _write_cache(self, key: str, response: requests.Response, ttl: timedelta) -> None:
+        if self.cache_problem:
+            return
+        response.headers[ENTRY_KEY_HEADER] = key
         try:
             self.session.cache.save_response(response, key, datetime.now(UTC) + ttl)
         except Exception as exc:  # noqa: BLE001 - likewise for writes
@@ -235,14 +245,23 @@ class CachedUpstream:
     ) -> Fetched[T]:
         """Return the decoded answer, from the cache when fresh; `refresh` bypasses it."""
         key = self.cache_key(req)
+        cached = None
         if not refresh:
             remembered = self._memo.get(_memo_key(key, req), self.clock())
             if remembered is None:
-                remembered = self._fresh(key, req, self._read_cache(key), decode)
+                cached = self._read_cache(key)
+                remembered = self._fresh(key, req, cached, decode)
             if remembered is not None:
                 CACHE_EVENTS.labels(req.api, "hit").inc()
                 return remembered
-        cached = self._read_cache(key) if refresh else None
+        else:
+            cached = self._read_cache(key)
+        if self.budget is not None:
+            # Charged before joining a flight, so one caller's empty budget is its own.
+            try:
+                self.budget.spend(req.api)
+            except BudgetExceeded as exc:
+                return self._stale_or_raise(req, cached, decode, exc)
         return self._flights.run(
             f"{_memo_key(key, req)}:{refresh}",
             lambda: self._fetch_upstream(req, key, decode, refresh, cached),
@@ -281,12 +300,7 @@ class CachedUpstream:
         try:
             response, value = self.send(req, decode)
         except UpstreamError as exc:
-            stale = self._stale(cached, decode, exc)
-            if stale is None:
-                raise
-            log.warning("serving stale %s data: %s", req.api, exc.message)
-            CACHE_EVENTS.labels(req.api, "stale").inc()
-            return stale
+            return self._stale_or_raise(req, cached, decode, exc)
         CACHE_EVENTS.labels(req.api, "miss").inc()
         fetched_at = datetime.now(UTC)
         self._write_cache(key, response, req.ttl)
@@ -294,6 +308,17 @@ class CachedUpstream:
             _memo_key(key, req), Fetched(value, fetched_at, "cache"), fetched_at + req.ttl
         )
         return Fetched(value, fetched_at, "upstream")
+
+    def _stale_or_raise(
+        self, req: UpstreamRequest, cached, decode: Decoder[T], exc: UpstreamError
+    ) -> Fetched[T]:
+        """Return saved data standing in for a failed read, or raise the failure."""
+        stale = self._stale(cached, decode, exc)
+        if stale is None:
+            raise exc
+        log.warning("serving stale %s data: %s", req.api, exc.message)
+        CACHE_EVENTS.labels(req.api, "stale").inc()
+        return stale
 
     def _stale(self, cached, decode: Decoder[T], exc: UpstreamError) -> Fetched[T] | None:
         if cached is None or not exc.serve_stale:
@@ -328,8 +353,23 @@ class CachedUpstream:
     def _attempt(
         self, req: UpstreamRequest, decode: Decoder[T], remaining: float
     ) -> tuple[requests.Response, T]:
-        """Make one call and decode it, counting its outcome and latency."""
+        """Make one call and decode it, in one of the upstream's slots if it has a limit."""
+        if req.slots is None:
+            return self._call(req, decode, remaining)
+        waited = time.monotonic()
+        with req.slots.held(remaining) as held:
+            if not held:
+                raise UpstreamTimeout(
+                    req.api, f"{req.api} is busy with this server's other reads; try again shortly"
+                )
+            return self._call(req, decode, remaining - (time.monotonic() - waited))
+
+    def _call(
+        self, req: UpstreamRequest, decode: Decoder[T], remaining: float
+    ) -> tuple[requests.Response, T]:
+        """Send one request and decode it, counting its outcome and latency."""
         policy = self.policy
+        # Inside the slot: a sign-in made for these headers is a call in flight too.
         headers = dict(req.headers() if callable(req.headers) else req.headers)
         if request_id.get():
             headers["X-Request-ID"] = request_id.get()

@@ -49,20 +49,15 @@ class InvalidRequest(UpstreamError):
 class AuthenticationFailed(UpstreamError):
     """The credential was refused (HTTP 401): missing, unknown, or from the other region."""
 
-    # Saved data of this same credential may stand in, with a banner saying the key failed.
-    serve_stale = True
+    # Never hidden behind saved data: a revoked key must be seen at once, not in 24 hours.
 
 
 class SessionExpired(AuthenticationFailed):
-    """A signed-in session was refused: sign in again before falling back to saved data."""
-
-    serve_stale = False
+    """A signed-in session was refused: sign in again, then ask once more."""
 
 
 class PermissionDenied(UpstreamError):
     """The credential may not read this resource (HTTP 403)."""
-
-    serve_stale = True
 
 
 class NotFound(UpstreamError):
@@ -77,6 +72,18 @@ class RateLimited(UpstreamError):
 
     def __init__(self, api: str, message: str, *, retry_after: float | None = None, **kw) -> None:
         super().__init__(api, message, **kw)
+        self.retry_after = retry_after
+
+
+class BudgetExceeded(UpstreamError):
+    """The caller used up its upstream calls for this minute; no call was made."""
+
+    page_status = 429
+    # Saved data costs no upstream call, so it still answers.
+    serve_stale = True
+
+    def __init__(self, api: str, message: str, *, retry_after: int) -> None:
+        super().__init__(api, message)
         self.retry_after = retry_after
 
 

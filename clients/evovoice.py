@@ -19,6 +19,7 @@ from requests_cache import DO_NOT_CACHE
 from core.periods import split
 
 from .cached_http import CachedUpstream, UpstreamRequest
+from .concurrency import ProcessSlots
 from .deadline import carried
 from .errors import (
     AuthenticationFailed,
@@ -223,6 +224,9 @@ class EvovoiceClient:
         self._password = password
         self.auth = auth
         self.concurrency = concurrency
+        # Every request thread of this process shares these: at most `concurrency` calls
+        # to EvoVoice in flight at once, however many pages are being built.
+        self.slots = ProcessSlots(concurrency)
         self.namespace = namespace
         self._login_lock = threading.Lock()
         self._cookie: str | None = None  # our own jar: the session cookies go to EvoVoice only
@@ -237,13 +241,13 @@ class EvovoiceClient:
         if self.auth == "basic":
             token = base64.b64encode(f"{self._username}:{self._password}".encode()).decode()
             return {"Authorization": f"Basic {token}"}
-        cookie = self._cookie or self._login(None)
+        cookie = self._cookie or self._login()
         return {"Cookie": cookie}
 
-    def _login(self, rejected: str | None) -> str:
-        """Sign in, unless another thread already replaced the rejected session."""
+    def _login(self) -> str:
+        """Sign in, unless another thread signed in meanwhile."""
         with self._login_lock:
-            if self._cookie is not None and self._cookie != rejected:
+            if self._cookie is not None:
                 return self._cookie
             if not (self._username and self._password):
                 raise AuthenticationFailed(
@@ -278,6 +282,12 @@ class EvovoiceClient:
             self._cookie = "; ".join(f"{k}={v}" for k, v in sorted(cookies.items()))
             return self._cookie
 
+    def _forget(self, rejected: str) -> None:
+        """Drop a session EvoVoice refused, unless another thread already replaced it."""
+        with self._login_lock:
+            if self._cookie == rejected:
+                self._cookie = None
+
     # -- reads -------------------------------------------------------------------------
 
     def usage(
@@ -306,8 +316,8 @@ class EvovoiceClient:
                 start, end, account_id, customer_id, headers, refresh, sent, totals_only
             )
         except SessionExpired:
-            # The session expired upstream: sign in again once.
-            self._login(sent["Cookie"])
+            # The session expired upstream: sign in again once (in a slot, like any call).
+            self._forget(sent["Cookie"])
             return self._fetch(
                 start, end, account_id, customer_id, self._auth_headers, refresh, None, totals_only
             )
@@ -333,6 +343,7 @@ class EvovoiceClient:
             scope=f"{self._username}\0{self._password}",
             ttl=self.upstream.policy.ttl_for(end, self.upstream.clock().date()),
             view="totals" if totals_only else "",
+            slots=self.slots,
         )
 
         def decode(response: requests.Response) -> AIUsage:

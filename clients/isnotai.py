@@ -106,7 +106,13 @@ def parse_usage(
 ) -> IsnotaiUsage:
     """Turn a `/v1/usage` body into typed records; raise BadResponse if it is not that shape."""
     api = f"isnotai ({region})"
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+    # The documented keys: an answer without them is not "no usage", whatever else it holds.
+    # How the dates are written is left open, and `totals` may be missing.
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("data"), list)
+        or not all(isinstance(body.get(key), str) for key in ("startDate", "endDate"))
+    ):
         raise BadResponse(api, "isnotai answered without the documented usage data")
     totals_raw = body.get("totals")
     totals_raw = {} if totals_raw is None else totals_raw

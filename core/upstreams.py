@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
+from flask_login import current_user
 
+from clients.budget import Caller, UpstreamBudget, start_charging, stop_charging
 from clients.cached_http import CachedUpstream, HttpPolicy
 from clients.evovoice import EvovoiceClient
 from clients.isnotai import IsnotaiClient
 
 from .config import Settings
 from .demo import DemoUpstreams
+from .rate_limits import storage_url_for
 
 
 @dataclass
@@ -40,10 +43,17 @@ def policy_from(settings: Settings) -> HttpPolicy:
 
 
 def build_upstreams(app: Flask, settings: Settings) -> Upstreams:
-    """Build the clients; nothing connects until the first read."""
-    http = CachedUpstream(
-        settings.resolved_cache_url(app.instance_path), settings.secret_key, policy_from(settings)
-    )
+    """Build the clients and charge each request's upstream calls to its caller.
+
+    Nothing connects until the first read.
+    """
+    cache_url = settings.resolved_cache_url(app.instance_path)
+    budget = None
+    if settings.upstream_budget:
+        budget = UpstreamBudget(storage_url_for(cache_url), settings.upstream_budget)
+        app.before_request(_start_charging)
+        app.teardown_request(_stop_charging)
+    http = CachedUpstream(cache_url, settings.secret_key, policy_from(settings), budget=budget)
     if settings.demo_enabled:
         from simulators.data import EVOVOICE_SERVICE_USER
 
@@ -74,6 +84,28 @@ def build_upstreams(app: Flask, settings: Settings) -> Upstreams:
             namespace="evovoice:" + _tag(settings.evovoice_url),
         )
     return Upstreams(http, isnotai, evovoice, None)
+
+
+def caller_key() -> str | None:
+    """Name who pays for this request's upstream calls: a widget's tenant, else the user."""
+    # Read on the request's first upstream call, once the widget token (or the login)
+    # has been checked; both are already loaded by then, so nothing here queries.
+    tenant = g.get("embed_tenant")
+    if tenant is not None:
+        return f"tenant:{tenant.id}"
+    if current_user and current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return None
+
+
+def _start_charging() -> None:
+    g.upstream_charge = start_charging(Caller(caller_key))
+
+
+def _stop_charging(_exc: BaseException | None) -> None:
+    token = g.pop("upstream_charge", None)
+    if token is not None:
+        stop_charging(token)
 
 
 def _tag(text: str) -> str:

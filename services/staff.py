@@ -363,30 +363,35 @@ class StaffService:
                 break
         return list(options)
 
-    def account_rows(self, query: StaffQuery) -> list[tuple[str, int]]:
-        """Return every row of the accounts table (all pages), sorted as on the page.
+    def account_rows(self, query: StaffQuery) -> tuple[list[tuple[str, int]], Freshness]:
+        """Return every row of the accounts table (all pages), sorted as on the page, and
+        how fresh they are.
 
         With an account chosen that is its one row; otherwise `q` searches account ids.
         """
-        usage = self.usage(query.replace(customer=None)).value
+        fetched = self.usage(query.replace(customer=None))
+        usage = fetched.value
         ordered = sorted_records(usage, ("accounts",), query.sort)
         if query.account is not None:
             ordered = [r for r in ordered if r.account_id == query.account]
         else:
             ordered = matching(ordered, account_id, query.q)
-        return [(r.account_id, r.ai_minutes) for r in ordered]
+        return [(r.account_id, r.ai_minutes) for r in ordered], Freshness.of([fetched])
 
-    def customer_rows(self, query: StaffQuery) -> list[tuple[str, str, int]]:
-        """Return every customer row in scope (all pages), sorted as on the page.
+    def customer_rows(self, query: StaffQuery) -> tuple[list[tuple[str, str, int]], Freshness]:
+        """Return every customer row in scope (all pages), sorted as on the page, and how
+        fresh they are.
 
         `q` searches what the page's table lists: account ids when no account or customer is
         chosen (the customers of the accounts shown), customer ids otherwise.
         """
-        usage = self.usage(query).value
+        fetched = self.usage(query)
+        usage = fetched.value
         ordered = sorted_records(usage, ("customers", query.account), query.sort)
         if query.scoped:
             ordered = customer_records(ordered, query.customer)
             ordered = matching(ordered, customer_id, query.q)
         else:
             ordered = matching(ordered, account_id, query.q)
-        return [(r.account_id, r.customer_id, r.ai_minutes) for r in ordered]
+        rows = [(r.account_id, r.customer_id, r.ai_minutes) for r in ordered]
+        return rows, Freshness.of([fetched])

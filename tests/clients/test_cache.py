@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from clients.cached_http import CachedUpstream
-from clients.errors import AuthenticationFailed, BadResponse, NotFound, UpstreamUnavailable
+from clients.errors import (
+    AuthenticationFailed,
+    BadResponse,
+    NotFound,
+    PermissionDenied,
+    UpstreamUnavailable,
+)
 from clients.evovoice import EvovoiceClient
 from clients.isnotai import IsnotaiClient
 from simulators.data import EVOVOICE_SERVICE_USER, isnotai_expected, isnotai_integration
@@ -198,17 +204,27 @@ def test_stale_answers_have_an_age_limit(isnotai, sims, clock):
         isnotai.usage(ACME.key, "us", start, end)
 
 
-def test_a_refused_key_shows_its_own_saved_data_and_says_so(isnotai, sims, clock):
+@pytest.mark.parametrize(
+    ("kind", "error"), [("401", AuthenticationFailed), ("403", PermissionDenied)]
+)
+@pytest.mark.parametrize("target", ["isnotai-us", "evovoice"])
+def test_a_refused_credential_is_never_hidden_behind_saved_data(
+    isnotai, evovoice, sims, clock, target, kind, error
+):
     start, end = past_range()
-    saved = isnotai.usage(ACME.key, "us", start, end)
-    clock.advance(hours=7)
-    sims.state.add_fault("isnotai-us", "401")
-    stale = isnotai.usage(ACME.key, "us", start, end)
-    assert stale.source == "stale" and stale.value == saved.value
-    assert "refused the API key" in stale.stale_reason
-    # Another key never gets that saved data: its cache entry is its own.
-    with pytest.raises(AuthenticationFailed):
-        isnotai.usage(INITECH.key, "us", start, end)
+
+    def read():
+        if target == "evovoice":
+            return evovoice.usage(start, end)
+        return isnotai.usage(ACME.key, "us", start, end)
+
+    assert read().source == "upstream"
+    clock.advance(hours=7)  # the saved answer is no longer fresh, but young enough to stand in
+    sims.state.add_fault(target, kind)
+    with pytest.raises(error):
+        read()
+    with pytest.raises(error):
+        read()  # nor the second time, from memory
 
 
 def test_an_expired_session_signs_in_again_before_using_saved_data(evovoice, sims, clock):

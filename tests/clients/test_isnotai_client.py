@@ -54,8 +54,13 @@ def test_period_formats(text, expected):
     assert parse_period(text) == expected
 
 
+# How the response writes its dates is left open; that it writes them is not.
+DATES = {"startDate": "2026-06-10T00:00:00.0000000+00:00", "endDate": "2026-06-11"}
+
+
 def test_parse_normalises_metric_case_and_keeps_unknown_types():
     body = {
+        **DATES,
         "data": [
             {"period": "2026-06-10", "metricType": "apicalls", "value": 5},
             {"period": "2026-06-10", "metricType": "STORAGEBYTES", "value": 100},
@@ -75,6 +80,7 @@ def test_parse_normalises_metric_case_and_keeps_unknown_types():
 
 def test_parse_reads_totals_case_insensitively_but_never_for_a_level():
     body = {
+        **DATES,
         "data": [
             {"period": "2026-06-10", "metricType": "Events", "value": 1},
             {"period": "2026-06-10", "metricType": "StorageBytes", "value": 10},
@@ -88,13 +94,14 @@ def test_parse_reads_totals_case_insensitively_but_never_for_a_level():
 
 
 def test_hourly_periods_fold_into_days():
-    body = {
+    body = {  # without totals, as the documentation allows
+        **DATES,
         "data": [
             {"period": "2026-06-10T01:00:00Z", "metricType": "Sessions", "value": 2},
             {"period": "2026-06-10T02:00:00Z", "metricType": "Sessions", "value": 3},
             {"period": "2026-06-10T01:00:00Z", "metricType": "StorageBytes", "value": 50},
             {"period": "2026-06-10T02:00:00Z", "metricType": "StorageBytes", "value": 40},
-        ]
+        ],
     }
     usage = parse_usage(body, "us", "pro", date(2026, 6, 10), date(2026, 6, 10))
     assert [p.value for p in usage.series("Sessions")] == [5]
@@ -106,11 +113,15 @@ def test_hourly_periods_fold_into_days():
     [
         [],
         {"items": []},
-        {"data": [{"period": "yesterday", "metricType": "Events", "value": 1}]},
-        {"data": [{"period": "2026-06-10", "metricType": "Events", "value": "many"}]},
-        {"data": [{"period": "2026-06-10", "metricType": "Events", "value": 1.5}]},
-        {"data": [{"period": "2026-06-10", "value": 1}]},
-        {"data": [], "totals": []},
+        # The oversized fault's body: empty data, but none of the documented dates.
+        {"data": [], "padding": "x" * 100},
+        {"startDate": "2026-06-10", "data": []},
+        {"startDate": "2026-06-10", "endDate": None, "data": []},
+        {**DATES, "data": [{"period": "yesterday", "metricType": "Events", "value": 1}]},
+        {**DATES, "data": [{"period": "2026-06-10", "metricType": "Events", "value": "many"}]},
+        {**DATES, "data": [{"period": "2026-06-10", "metricType": "Events", "value": 1.5}]},
+        {**DATES, "data": [{"period": "2026-06-10", "value": 1}]},
+        {**DATES, "data": [], "totals": []},
     ],
 )
 def test_wrong_shapes_are_bad_responses(body):
