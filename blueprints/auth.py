@@ -20,20 +20,19 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
-from limits.errors import StorageError
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.extensions import csrf, db, login_manager
 from core.login_limits import login_limits
 from models import User
+from models.user import SESSION_ID_LENGTH
 
 from .rendering import is_htmx
 
 bp = Blueprint("auth", __name__)
 
 FAILED_LOGIN = "Email or password is incorrect."
-UNAVAILABLE = "Sign-in is unavailable right now; try again in a minute."
 CSRF_FAILED = "This form has expired or did not come from this site; reload the page and try again."
 MAX_NEXT_LENGTH = 2048
 
@@ -56,14 +55,10 @@ def unauthorized():
 
 @login_manager.user_loader
 def load_user(identity: str) -> User | None:
-    """Load the user of a session, unless the session predates a logout."""
-    user_id, _, version = identity.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+    """Load the user whose current session identity a cookie names, if any still has it."""
+    if not identity or len(identity) > SESSION_ID_LENGTH:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.session_version != int(version):
-        return None
-    return user
+    return db.session.scalar(select(User).where(User.session_id == identity))
 
 
 def safe_next(target: str | None) -> str | None:
@@ -149,27 +144,22 @@ def login():
     password = request.form.get("password") or ""
     address = request.remote_addr or ""
     limits = login_limits()
-    try:
-        wait = limits.admit(email, address)
-        if wait is not None:
-            return _too_many(next_url, email, wait)
-        user = authenticate(email, password)
-        if user is None:
-            limits.failed(address)
-            return _form(next_url, email, FAILED_LOGIN), 401
-        limits.succeeded(email)
-    except StorageError:
-        current_app.logger.exception("sign-in counters are unreachable")
-        return _form(next_url, email, UNAVAILABLE), 503
+    wait = limits.admit(email, address)  # counted before the password is checked
+    if wait is not None:
+        return _too_many(next_url, email, wait)
+    user = authenticate(email, password)
+    if user is None:
+        return _form(next_url, email, FAILED_LOGIN), 401
+    limits.succeeded(email, address)
     login_user(user, remember=bool(request.form.get("remember")))
     return redirect(next_url or url_for("home.index"))
 
 
 @bp.post("/logout")
 def logout():
-    """Sign out everywhere this session's cookies went, remember cookie included."""
+    """Sign out everywhere: this and every other session and remember cookie of the user."""
     if current_user.is_authenticated:
-        current_user.session_version += 1
+        current_user.end_sessions()
         db.session.commit()
         logout_user()
     return redirect(url_for("auth.login"))

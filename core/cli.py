@@ -28,11 +28,20 @@ def setup_command() -> None:
     """Bring the database schema up to date; in demo mode, add the demo tenants and logins."""
     upgrade()
     settings = current_app.config["USAGE"]
-    if settings.demo_enabled:
-        seed_demo()
+    if settings.demo_enabled and not settings.demo_seeds_database:
+        click.echo(
+            "Demo mode: simulated upstreams, but no demo tenants or logins were added: "
+            "USAGE_DATABASE_URL names a database the demo did not create "
+            "(USAGE_DEMO=on adds them there)."
+        )
+    elif settings.demo_enabled:
+        left_alone = seed_demo()
         click.echo("Demo mode: simulated upstreams, demo tenants and these logins:")
         for email, password, what in DEMO_LOGINS:
-            click.echo(f"  {email:<28} {password:<20} {what}")
+            if email.split("@")[0] not in left_alone:
+                click.echo(f"  {email:<28} {password:<20} {what}")
+        for name in left_alone:
+            click.echo(f"Tenant {name} is not the demo's: it was left alone, with no demo login.")
         origin = host_origin(settings.public_url)
         click.echo(f"Embedded widgets, framed from another origin: {origin}/embed-demo")
     else:

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from models import Tenant, User
+from services.embed_keys import add_key
 
 from .extensions import db
 
@@ -57,19 +58,24 @@ def demo_embed_origin() -> str:
     return host_origin(current_app.config["USAGE"].public_url)
 
 
-def seed_demo() -> None:
-    """Add the demo tenants and logins that are missing; leave existing rows alone."""
+def seed_demo() -> list[str]:
+    """Add the demo tenants and logins that are missing; return the real tenants left alone.
+
+    A tenant with a demo tenant's name that is not the demo's (other EvoVoice scope or isnotai
+    key) is somebody's real tenant: it gets no demo login.
+    """
     try:
-        _seed()
+        return _seed()
     except IntegrityError:
         # Another server seeded at the same moment: what is missing now, add.
         db.session.rollback()
-        _seed()
+        return _seed()
 
 
-def _seed() -> None:
+def _seed() -> list[str]:
     box = current_app.extensions["secret_box"]
-    tenants = {}
+    tenants: dict[str, Tenant] = {}
+    left_alone = []
     for spec in demo_tenants():
         tenant = db.session.scalar(select(Tenant).where(Tenant.name == spec["name"]))
         if tenant is None:
@@ -84,11 +90,17 @@ def _seed() -> None:
                 embed_origins=demo_embed_origin() if spec["name"] == "acme" else "",
             )
             db.session.add(tenant)
+            add_key(tenant, box)  # its widget signing key
+        elif not _is_the_demo_tenant(tenant, spec):
+            left_alone.append(tenant.name)
+            continue
         tenants[spec["name"]] = tenant
     for email, password, _ in DEMO_LOGINS:
+        name = email.split("@")[0]
+        if name in left_alone:
+            continue
         if db.session.scalar(select(User).where(User.email == email)) is not None:
             continue
-        name = email.split("@")[0]
         user = User(
             email=email,
             role="staff" if name == "staff" else "customer",
@@ -97,3 +109,20 @@ def _seed() -> None:
         user.set_password(password)
         db.session.add(user)
     db.session.commit()
+    return left_alone
+
+
+def _is_the_demo_tenant(tenant: Tenant, spec: dict) -> bool:
+    integration = spec["integration"]
+    if (
+        tenant.evovoice_account_id != spec["account"]
+        or tenant.evovoice_customer_id != spec["customer"]
+        or tenant.isnotai_region != integration.region
+        or not tenant.isnotai_key_encrypted
+    ):
+        return False
+    try:
+        key = current_app.extensions["secret_box"].decrypt(tenant.isnotai_key_encrypted)
+    except ValueError:
+        return False
+    return key == integration.key

@@ -1,82 +1,82 @@
-"""Failed sign-in counters per account and per client address, kept by the `limits` library.
+"""Sign-in attempt limits: per client address, per account and address, per account.
 
-Counters live in memory (one process) unless `USAGE_CACHE_URL` is a Redis URL, in which case
-every worker shares them. An account's attempts count until one succeeds, which clears them;
-an address counts only its failures. A refused (limited) attempt counts nowhere, so hammering
-an account cannot keep it locked past the window.
+Every attempt is counted, atomically, before its password is checked, so parallel guesses
+cannot slip past a limit. Three moving windows apply, checked in this order:
+
+- an address: `PER_ADDRESS` attempts, whatever accounts they name;
+- an account from one address: `PER_ACCOUNT_ADDRESS`, cleared when the account signs in from
+  there, so an attacker's failures lock only the attacker's own address out of the account;
+- an account from anywhere: `PER_ACCOUNT`, a ceiling against guessing spread over addresses.
+
+An attempt refused by one window is not counted by the windows after it, so a locked account
+opens again when its window has passed, however often it is tried meanwhile.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
-import time
 
 from flask import Flask, current_app
-from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits import parse
 
-PER_ACCOUNT = "5 per 15 minutes"
+from .rate_limits import SharedLimiter, storage_url_for
+
 PER_ADDRESS = "20 per 15 minutes"
-REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
+PER_ACCOUNT_ADDRESS = "5 per 15 minutes"
+PER_ACCOUNT = "50 per hour"
 NAMESPACE = "usage-login"
 _CREATE_LOCK = threading.Lock()
 
 
 class LoginLimits:
-    """Moving-window counters of failed sign-ins, by account and by client address."""
+    """Moving-window counters of sign-in attempts."""
 
     def __init__(
-        self, storage_url: str, per_account: str = PER_ACCOUNT, per_address: str = PER_ADDRESS
+        self,
+        storage_url: str,
+        per_address: str = PER_ADDRESS,
+        per_account_address: str = PER_ACCOUNT_ADDRESS,
+        per_account: str = PER_ACCOUNT,
     ) -> None:
-        # Storage failures surface as limits.errors.StorageError, whatever the backend.
-        self.storage = storage_from_string(storage_url, wrap_exceptions=True)
-        self.limiter = MovingWindowRateLimiter(self.storage)
-        self.per_account = parse(per_account)
+        self.limiter = SharedLimiter(storage_url, "sign-in")
         self.per_address = parse(per_address)
+        self.per_account_address = parse(per_account_address)
+        self.per_account = parse(per_account)
 
     def admit(self, email: str, address: str) -> int | None:
-        """Count an attempt against its account, or return the seconds to wait when limited.
-
-        The account's slot is taken atomically before the password is checked, so parallel
-        guesses cannot slip past the limit; a success clears it again (`succeeded`).
-        """
-        address_key = _address_key(address)
-        if not self.limiter.test(self.per_address, *address_key):
-            return self._wait(self.per_address, address_key)
+        """Count an attempt; return the seconds to wait if a limit refuses it, else None."""
+        windows = [(self.per_address, _address_key(address))]
         if email:
-            account_key = _account_key(email)
-            if not self.limiter.hit(self.per_account, *account_key):
-                return self._wait(self.per_account, account_key)
+            windows += [
+                (self.per_account_address, _pair_key(email, address)),
+                (self.per_account, _account_key(email)),
+            ]
+        for item, key in windows:
+            if not self.limiter.hit(item, *key):
+                return self.limiter.seconds_to_wait(item, *key)
         return None
 
-    def failed(self, address: str) -> None:
-        """Count a failed attempt against the client address."""
-        self.limiter.hit(self.per_address, *_address_key(address))
-
-    def succeeded(self, email: str) -> None:
-        """Forget an account's failures, after it signed in."""
-        self.limiter.clear(self.per_account, *_account_key(email))
-
-    def _wait(self, item: RateLimitItem, key: tuple[str, ...]) -> int:
-        reset_time = self.limiter.get_window_stats(item, *key).reset_time
-        return max(1, math.ceil(reset_time - time.time()))
+    def succeeded(self, email: str, address: str) -> None:
+        """Forget the account's failures from this address, after it signed in from there."""
+        self.limiter.clear(self.per_account_address, *_pair_key(email, address))
 
 
 def _address_key(address: str) -> tuple[str, ...]:
     return (NAMESPACE, "address", address or "unknown")
 
 
+def _pair_key(email: str, address: str) -> tuple[str, ...]:
+    return (NAMESPACE, "account-address", _digest(email), address or "unknown")
+
+
 def _account_key(email: str) -> tuple[str, ...]:
+    return (NAMESPACE, "account", _digest(email))
+
+
+def _digest(email: str) -> str:
     # A digest keeps attacker-chosen text (any length, any characters) out of storage keys.
-    return (NAMESPACE, "account", hashlib.sha256(email.encode()).hexdigest())
-
-
-def storage_url_for(cache_url: str) -> str:
-    """Share counters through Redis when the cache is Redis; otherwise keep them in memory."""
-    return cache_url if cache_url.startswith(REDIS_SCHEMES) else "memory://"
+    return hashlib.sha256(email.encode()).hexdigest()
 
 
 def login_limits(app: Flask | None = None) -> LoginLimits:
@@ -89,8 +89,11 @@ def login_limits(app: Flask | None = None) -> LoginLimits:
             if limits is None:
                 limits = LoginLimits(
                     storage_url_for(app.config["USAGE"].cache_url),
-                    per_account=app.config.get("LOGIN_LIMIT_PER_ACCOUNT", PER_ACCOUNT),
                     per_address=app.config.get("LOGIN_LIMIT_PER_ADDRESS", PER_ADDRESS),
+                    per_account_address=app.config.get(
+                        "LOGIN_LIMIT_PER_ACCOUNT_ADDRESS", PER_ACCOUNT_ADDRESS
+                    ),
+                    per_account=app.config.get("LOGIN_LIMIT_PER_ACCOUNT", PER_ACCOUNT),
                 )
                 app.extensions["login_limits"] = limits
     return limits

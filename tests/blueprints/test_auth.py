@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Blueprint
 from flask_migrate import upgrade
-from limits.errors import StorageError
 from sqlalchemy import select
 
 from app import create_app
 from blueprints import home
 from blueprints.auth import CSRF_FAILED, FAILED_LOGIN, safe_next
 from core.extensions import db
-from core.login_limits import LoginLimits, storage_url_for
 from models import Tenant, User
 
 CUSTOMER = ("cust@example.com", "customer-password")
@@ -140,36 +140,57 @@ def test_every_failure_gets_the_same_message_and_status(app, users, form):
     assert client.get("/").status_code == 302  # still signed out
 
 
-# --- rate limits -----------------------------------------------------------------------
+# --- rate limits ---------------------------------------------------------------------
 
 
-def test_account_is_limited_after_five_failures_even_with_the_right_password(app, users):
+def test_an_account_is_limited_per_address_after_five_failures(app, users):
     client = app.test_client()
-    for attempt in range(5):
-        # different addresses: the account counter, not the address counter, trips
-        response = login(client, CUSTOMER[0], "wrong-password", address=f"10.0.0.{attempt}")
-        assert response.status_code == 401
-    limited = login(client, *CUSTOMER, address="10.0.9.9")
+    for _ in range(5):
+        assert login(client, CUSTOMER[0], "wrong-password", address="10.0.0.1").status_code == 401
+    limited = login(client, *CUSTOMER, address="10.0.0.1")  # even the right password
     assert limited.status_code == 429
     match = TOO_MANY.search(limited.get_data(as_text=True))
     assert match and match[1] == "15"
     assert 14 * 60 < int(limited.headers["Retry-After"]) <= 15 * 60
     assert client.get("/").status_code == 302  # not signed in
 
-    # Other accounts from the same addresses are unaffected.
+    # Other accounts from the same address are unaffected.
     assert login(client, *STAFF, address="10.0.0.1").status_code == 302
+
+
+@pytest.mark.parametrize("credentials", [CUSTOMER, STAFF])
+def test_an_attackers_failures_do_not_lock_the_owner_out(app, users, credentials):
+    attacker, owner = app.test_client(), app.test_client()
+    statuses = [
+        login(attacker, credentials[0], "wrong-password", address="10.0.0.66").status_code
+        for _ in range(8)
+    ]
+    assert statuses == [401] * 5 + [429] * 3
+    assert login(attacker, *credentials, address="10.0.0.66").status_code == 429
+    assert login(owner, *credentials, address="10.0.0.7").status_code == 302
+
+
+def test_failures_spread_over_addresses_lock_the_account(app, users):
+    client = app.test_client()
+    for attempt in range(50):
+        address = f"10.3.{attempt // 4}.{attempt % 4}"
+        assert login(client, CUSTOMER[0], "wrong-password", address=address).status_code == 401
+    limited = login(client, *CUSTOMER, address="10.9.9.9")  # the owner, from a fresh address
+    assert limited.status_code == 429
+    assert 55 * 60 < int(limited.headers["Retry-After"]) <= 60 * 60
+    assert login(client, *STAFF, address="10.9.9.9").status_code == 302  # other accounts: fine
 
 
 def test_unknown_accounts_are_limited_the_same_way(app):
     client = app.test_client()
     statuses = [
-        login(client, "ghost@example.com", "x-password", address=f"10.1.0.{i}").status_code
-        for i in range(6)
+        login(client, "ghost@example.com", "x-password", address="10.1.0.1").status_code
+        for _ in range(6)
     ]
     assert statuses == [401] * 5 + [429]
 
 
-def test_address_is_limited_after_twenty_failures(app, users):
+def test_address_is_limited_after_twenty_attempts(app, users):
     client = app.test_client()
     for attempt in range(20):
         response = login(client, f"guess{attempt}@example.com", "x-password", address="10.2.0.1")
@@ -183,7 +204,7 @@ def test_address_is_limited_after_twenty_failures(app, users):
     assert login(client, *CUSTOMER, address="10.2.0.2").status_code == 302
 
 
-def test_success_clears_the_account_counter(app, users):
+def test_success_clears_the_account_counter_of_its_address(app, users):
     client = app.test_client()
     for _ in range(4):
         assert login(client, CUSTOMER[0], "wrong-password").status_code == 401
@@ -205,21 +226,40 @@ def test_limit_lifts_after_the_window(app, users, monkeypatch):
     assert login(client, *CUSTOMER).status_code == 302
 
 
-def test_counter_storage_failure_is_a_503_not_a_traceback(app, users, monkeypatch):
-    def broken(self, email, address):
-        raise StorageError(ConnectionError("redis is down"))
+def parallel_logins(app, forms: list[dict], address: str) -> list[int]:
+    """Post every form at once from its own thread and client; return the statuses."""
+    start = threading.Barrier(len(forms))
 
-    monkeypatch.setattr(LoginLimits, "admit", broken)
-    response = login(app.test_client(), *CUSTOMER)
-    assert response.status_code == 503
-    assert "unavailable" in response.get_data(as_text=True)
+    def post(form: dict) -> int:
+        client = app.test_client()
+        start.wait()
+        return client.post("/login", data=form, environ_base={"REMOTE_ADDR": address}).status_code
+
+    with ThreadPoolExecutor(max_workers=len(forms)) as pool:
+        return list(pool.map(post, forms))
 
 
-def test_counters_use_redis_only_when_the_cache_does():
-    assert storage_url_for("redis://cache:6379/2") == "redis://cache:6379/2"
-    assert storage_url_for("rediss://cache:6380/0") == "rediss://cache:6380/0"
-    assert storage_url_for("sqlite:///instance/http_cache.sqlite") == "memory://"
-    assert storage_url_for("") == "memory://"
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def limited_app(request, make_app, tmp_path):
+    """An app whose sign-in counters are in memory, or in Redis as several workers share."""
+    overrides = {"USAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'limits.sqlite'}"}
+    if request.param == "redis":
+        overrides["USAGE_CACHE_URL"] = request.getfixturevalue("redis_url")
+    application = make_app(**overrides)
+    make_user(application, *CUSTOMER)
+    return application
+
+
+def test_parallel_guesses_from_one_address_get_twenty_tries(limited_app):
+    forms = [{"email": f"guess{i}@example.com", "password": "x-password"} for i in range(40)]
+    statuses = parallel_logins(limited_app, forms, "10.4.0.1")
+    assert sorted(statuses) == [401] * 20 + [429] * 20
+
+
+def test_parallel_guesses_at_one_account_get_five_tries(limited_app):
+    forms = [{"email": CUSTOMER[0], "password": f"guess-{i}"} for i in range(40)]
+    statuses = parallel_logins(limited_app, forms, "10.4.0.2")
+    assert sorted(statuses) == [401] * 5 + [429] * 35
 
 
 @pytest.mark.redis
@@ -396,6 +436,65 @@ def test_logout_makes_the_old_remember_cookie_useless(app, users):
     assert login_next(after.headers["Location"]) == "/"
     # and the replaying client that was restored earlier is signed out as well
     assert replay.get("/").headers["Location"].startswith("/login")
+
+
+def run_cli(app, *args: str, stdin: str | None = None) -> None:
+    result = app.test_cli_runner().invoke(args=list(args), input=stdin)
+    assert result.exit_code == 0, (result.output, result.exception)
+
+
+def test_a_removed_users_cookies_never_sign_in_as_the_next_user(app):
+    register_landing_stubs(app)
+    run_cli(app, "tenants", "add", "acme")
+    run_cli(app, "users", "add", "first@example.com", "--role", "customer", "--tenant", "acme",
+            "--password-stdin", stdin="first-password\n")  # fmt: skip
+    run_cli(app, "users", "add", *CUSTOMER[:1], "--role", "customer", "--tenant", "acme",
+            "--password-stdin", stdin=CUSTOMER[1] + "\n")  # fmt: skip
+    client = app.test_client()
+    assert login(client, *CUSTOMER, remember="1").status_code == 302
+    session_cookie = client.get_cookie("session").value
+    remember_cookie = client.get_cookie("remember_token").value
+
+    run_cli(app, "users", "remove", CUSTOMER[0])  # the newest user: SQLite would reuse its id
+    run_cli(app, "users", "add", STAFF[0], "--role", "staff", "--password-stdin",
+            stdin=STAFF[1] + "\n")  # fmt: skip
+
+    for name, value in (("session", session_cookie), ("remember_token", remember_cookie)):
+        replay = app.test_client()
+        replay.set_cookie(name, value)
+        for page in ("/staff", "/"):
+            response = replay.get(page)
+            assert response.status_code == 302, f"{name} signed in on {page}"
+            assert login_next(response.headers["Location"]) == page
+
+
+def test_ids_are_never_reused(app):
+    run_cli(app, "tenants", "add", "gone")
+    run_cli(app, "users", "add", "gone@example.com", "--role", "customer", "--tenant", "gone",
+            "--password-stdin", stdin="long-enough\n")  # fmt: skip
+    with app.app_context():
+        tenant_id = db.session.scalar(select(Tenant.id).where(Tenant.name == "gone"))
+        user_id = db.session.scalar(select(User.id).where(User.email == "gone@example.com"))
+    run_cli(app, "tenants", "remove", "gone")
+    run_cli(app, "tenants", "add", "gone")
+    run_cli(app, "users", "add", "gone@example.com", "--role", "customer", "--tenant", "gone",
+            "--password-stdin", stdin="long-enough\n")  # fmt: skip
+    with app.app_context():
+        assert db.session.scalar(select(Tenant.id).where(Tenant.name == "gone")) > tenant_id
+        assert db.session.scalar(select(User.id).where(User.email == "gone@example.com")) > user_id
+
+
+def test_cookies_carry_a_random_identity_not_the_id(app, users):
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == CUSTOMER[0]))
+        identity, user_id = user.get_id(), user.id
+    assert len(identity) >= 43 and str(user_id) != identity
+    with app.test_request_context():
+        from blueprints.auth import load_user
+
+        assert load_user(identity).email == CUSTOMER[0]
+        for forged in (str(user_id), f"{user_id}:1", "", "x" * 500):
+            assert load_user(forged) is None
 
 
 def test_logout_when_signed_out_just_goes_to_login(client):
