@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from core.extensions import db
 from core.upstreams import upstreams
 from models import RevokedEmbedToken, Tenant
+from services.embed_keys import find_key
 from services.embed_tokens import EmbedGrant, TokenRefused, verify
 from services.filters import PRESETS, FilterError, parse_query, preset_range
 from services.usage import TenantScope
@@ -29,6 +31,7 @@ from .rendering import wants_fragment
 from .usage import scope_for, usage_service
 
 bp = Blueprint("embed", __name__, url_prefix="/embed")
+log = logging.getLogger(__name__)
 
 TOKEN_HEADER = "X-Embed-Token"  # noqa: S105 - a header name
 THEMES = ("auto", "light", "dark")
@@ -39,14 +42,20 @@ def request_token() -> str:
     return (request.headers.get(TOKEN_HEADER) or request.args.get("token") or "").strip()
 
 
+@bp.record_once
+def _warn_about_the_retired_secret(state) -> None:
+    if state.app.config["USAGE"].embed_secret:
+        log.warning(
+            "USAGE_EMBED_SECRET is retired and ignored: each tenant signs widget tokens with "
+            "its own key now; get it with `flask --app app tenants embed-secret NAME`"
+        )
+
+
 def authorize(grant: EmbedGrant) -> Tenant:
-    """Return the token's tenant, refusing unknown tenants and revoked tokens."""
+    """Return the token's tenant, refusing revoked tokens."""
     tenant = db.session.scalar(select(Tenant).where(Tenant.name == grant.tenant))
-    if tenant is None:
+    if tenant is None:  # its key matched a moment ago: removed since
         raise TokenRefused(403, "This token names no tenant of this dashboard.")
-    revoked_before = tenant.embeds_revoked_before
-    if revoked_before is not None and grant.issued_at <= _aware(revoked_before):
-        raise TokenRefused(403, "This token has been revoked.")
     if grant.jti and db.session.scalar(
         select(RevokedEmbedToken.id).where(
             RevokedEmbedToken.tenant_id == tenant.id, RevokedEmbedToken.jti == grant.jti
@@ -54,11 +63,6 @@ def authorize(grant: EmbedGrant) -> Tenant:
     ):
         raise TokenRefused(403, "This token has been revoked.")
     return tenant
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes; they were stored as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def narrowed_scope(tenant: Tenant, grant: EmbedGrant) -> TenantScope:
@@ -91,10 +95,11 @@ def denied(error: TokenRefused) -> Response:
 def check_token():
     """Verify the token of every widget request, htmx swaps included."""
     settings = current_app.config["USAGE"]
+    box = current_app.extensions["secret_box"]
     try:
         grant = verify(
-            settings.embed_signing_secret,
             request_token(),
+            lambda kid: find_key(kid, box),
             max_ttl=timedelta(seconds=settings.embed_max_ttl),
         )
         g.embed_tenant = authorize(grant)

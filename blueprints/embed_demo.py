@@ -6,7 +6,11 @@ from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request
+from sqlalchemy import select
 
+from core.extensions import db
+from models import Tenant
+from services.embed_keys import current_key
 from services.embed_tokens import mint
 
 bp = Blueprint("embed_demo", __name__)
@@ -30,13 +34,17 @@ def host_page():
     origin = host_origin(public)
     if request.host_url.rstrip("/") != origin:
         return redirect(f"{origin}/embed-demo")
+    tenant = db.session.scalar(select(Tenant).where(Tenant.name == DEMO_TENANT))
+    if tenant is None:
+        abort(404)
+    key = current_key(tenant, current_app.extensions["secret_box"])
     ttl = timedelta(seconds=settings.embed_max_ttl)
     widgets = []
     for widget, path, title in (
         ("metrics", "/embed/metrics", "API metrics"),
         ("ai-minutes", "/embed/ai-minutes", "AI minutes"),
     ):
-        token = mint(settings.embed_signing_secret, DEMO_TENANT, ttl=ttl, widget=widget)
+        token = mint(key, ttl=ttl, widget=widget)
         widgets.append({"title": title, "src": f"{public}{path}?{urlencode({'token': token})}"})
     g.frame_src = public  # this page frames the app's public origin
     return render_template("embed/demo_host.html", widgets=widgets, origin=origin, public=public)

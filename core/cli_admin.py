@@ -15,7 +15,8 @@ from flask.cli import AppGroup
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from models import ROLES, Tenant, User
+from models import ROLES, EmbedKey, RevokedEmbedToken, Tenant, User
+from services.embed_keys import UnreadableKey, add_key, reencrypt_keys
 
 from .extensions import db
 
@@ -145,6 +146,7 @@ def add_tenant(
         tenant.isnotai_key_last4 = isnotai_key[-4:]
         tenant.isnotai_region = region
     db.session.add(tenant)
+    add_key(tenant, current_app.extensions["secret_box"])  # its widget signing key
     commit(f"a tenant named {name!r}")
     click.echo(f"Added tenant {name}.")
 
@@ -181,6 +183,8 @@ def remove_tenant(name: str) -> None:
     tenant = find_tenant(name)
     # Explicit, because SQLite enforces the ON DELETE CASCADE only with foreign_keys=ON.
     removed = db.session.execute(delete(User).where(User.tenant_id == tenant.id)).rowcount
+    for model in (EmbedKey, RevokedEmbedToken):  # a later tenant of that name starts clean
+        db.session.execute(delete(model).where(model.tenant_id == tenant.id))
     db.session.delete(tenant)
     db.session.commit()
     click.echo(f"Removed tenant {name} and {removed} user{'' if removed == 1 else 's'}.")
@@ -188,7 +192,7 @@ def remove_tenant(name: str) -> None:
 
 @tenants_cli.command("rotate-keys")
 def rotate_keys() -> None:
-    """Re-encrypt every stored isnotai key under the first USAGE_ENCRYPTION_KEYS key."""
+    """Re-encrypt every stored isnotai and embed key under the first USAGE_ENCRYPTION_KEYS key."""
     box = current_app.extensions["secret_box"]
     tenants = db.session.scalars(
         select(Tenant).where(Tenant.isnotai_key_encrypted.is_not(None)).order_by(Tenant.name)
@@ -202,8 +206,16 @@ def rotate_keys() -> None:
                 f"tenant {tenant.name!r}: its isnotai key opens with none of the configured "
                 "USAGE_ENCRYPTION_KEYS; nothing was rotated"
             ) from None
+    try:
+        signing = reencrypt_keys(box)
+    except UnreadableKey as exc:
+        db.session.rollback()
+        raise fail(f"{exc}; nothing was rotated") from None
     db.session.commit()
-    click.echo(f"Rotated {len(tenants)} stored isnotai key{'' if len(tenants) == 1 else 's'}.")
+    click.echo(
+        f"Rotated {len(tenants)} stored isnotai key{'' if len(tenants) == 1 else 's'} "
+        f"and {signing} embed signing key{'' if signing == 1 else 's'}."
+    )
 
 
 # --- users -----------------------------------------------------------------------------
@@ -268,8 +280,7 @@ def remove_user(email: str) -> None:
 def set_password(email: str, password_stdin: bool) -> None:
     """Set a login's password and sign it out everywhere."""
     user = find_user(email)
-    user.set_password(read_password(password_stdin))
-    user.session_version += 1  # old session and remember cookies stop working
+    user.set_password(read_password(password_stdin))  # old cookies stop working
     db.session.commit()
     click.echo(f"Password of {user.email} changed; its existing sessions are signed out.")
 

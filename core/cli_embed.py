@@ -1,9 +1,10 @@
-"""Embed commands: framing origins, revocation, and ready-made widget URLs."""
+"""Embed commands: signing keys, framing origins, revocation, and ready-made widget URLs."""
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 import click
@@ -12,11 +13,13 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from clients.isnotai import canonical_metric
-from models import RevokedEmbedToken
-from services.embed_tokens import WIDGETS, mint, parse_ttl
+from models import RevokedEmbedToken, Tenant
+from services.embed_keys import UnreadableKey, current_key, rotate_key
+from services.embed_tokens import WIDGETS, SigningKey, mint, parse_duration, parse_ttl
 
 from .cli_admin import fail, find_tenant, tenants_cli
 from .extensions import db
+from .secrets_box import SecretBox
 
 _HOST = re.compile(r"^(\*\.)?[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$")
 
@@ -32,6 +35,58 @@ def normalize_origin(text: str) -> str:
         raise fail(f"{text!r} has an invalid host")
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}"
+
+
+@tenants_cli.command("embed-secret")
+@click.argument("name")
+@click.option(
+    "--rotate", is_flag=True, help="Make a new key; the previous one stays valid for --grace."
+)
+@click.option(
+    "--grace",
+    help="How long the previous key keeps working after --rotate, e.g. 24h or 0.  [default: 24h]",
+)
+@click.option("--json", "as_json", is_flag=True, help='Print {"kid": …, "secret": …} on one line.')
+def embed_secret(name: str, rotate: bool, grace: str | None, as_json: bool) -> None:
+    """Print the key id and secret NAME's backend signs widget tokens with."""
+    tenant = find_tenant(name)
+    if grace is not None and not rotate:
+        raise fail("--grace goes with --rotate")
+    try:
+        overlap = parse_duration(grace or "24h")
+    except ValueError as exc:
+        raise fail(f"--grace: {exc}") from None
+    box = current_app.extensions["secret_box"]
+    retires = None
+    try:
+        if rotate:
+            key, retires = _rotate(tenant, box, overlap)
+        else:
+            key = current_key(tenant, box)
+    except UnreadableKey as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"kid": key.kid, "secret": key.secret}))
+        return
+    click.echo(f"kid     {key.kid}")
+    click.echo(f"secret  {key.secret}")
+    if retires is not None:
+        click.echo(
+            f"The previous key works until {retires:%Y-%m-%d %H:%M:%S} UTC; "
+            "deploy the new one before then."
+            if overlap
+            else "Tokens signed with the previous key are refused from now on."
+        )
+
+
+def _rotate(tenant: Tenant, box: SecretBox, grace: timedelta) -> tuple[SigningKey, datetime]:
+    try:
+        return rotate_key(tenant, box, grace=grace)
+    except IntegrityError:
+        db.session.rollback()
+        raise fail(
+            f"{tenant.name}: its key was being rotated at the same moment; try again"
+        ) from None
 
 
 @tenants_cli.command("set-embed-origins")
@@ -50,7 +105,11 @@ def set_embed_origins(name: str, origins: tuple[str, ...]) -> None:
 @click.argument("name")
 @click.option("--jti", help="Revoke only the token with this id.")
 def revoke_embeds(name: str, jti: str | None) -> None:
-    """Invalidate every embed token NAME was issued before now (or one, with --jti)."""
+    """Invalidate every embed token NAME was issued before now (or one, with --jti).
+
+    Without --jti the tenant's signing key is replaced at once, so every token signed until
+    now is refused, whatever times it claims; its backend needs the new key.
+    """
     tenant = find_tenant(name)
     if jti is not None:
         if not jti.strip() or len(jti) > 200:
@@ -62,9 +121,11 @@ def revoke_embeds(name: str, jti: str | None) -> None:
             db.session.rollback()
         click.echo(f"{name}: token {jti!r} is revoked.")
         return
-    tenant.embeds_revoked_before = datetime.now(UTC)
-    db.session.commit()
-    click.echo(f"{name}: every embed token issued until now is revoked.")
+    _rotate(tenant, current_app.extensions["secret_box"], timedelta(0))
+    click.echo(
+        f"{name}: every embed token issued until now is revoked. Its signing key is replaced: "
+        f"give its backend the new one (flask --app app tenants embed-secret {name})."
+    )
 
 
 @click.command("embed-token")
@@ -80,9 +141,6 @@ def embed_token(
 ) -> None:
     """Print a ready iframe URL for one of NAME's widgets."""
     settings = current_app.config["USAGE"]
-    secret = settings.embed_signing_secret
-    if not secret:
-        raise fail("set USAGE_EMBED_SECRET to mint embed tokens")
     tenant = find_tenant(name)
     try:
         lifetime = parse_ttl(ttl)
@@ -94,9 +152,12 @@ def embed_token(
         raise fail(f"--metric {metric!r} is not one of the five metrics")
     if customer is not None and tenant.evovoice_customer_id not in (None, customer):
         raise fail("--customer may only narrow the tenant's scope, and it names another customer")
+    try:
+        key = current_key(tenant, current_app.extensions["secret_box"])
+    except UnreadableKey as exc:
+        raise fail(str(exc)) from None
     token = mint(
-        secret,
-        tenant.name,
+        key,
         ttl=lifetime,
         jti=jti,
         widget=widget,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Literal
 
@@ -27,11 +26,12 @@ class Settings(BaseSettings):
     # Comma-separated keys for the stored isnotai keys; the first encrypts, any decrypts.
     # Empty: derived from the secret key. Losing every listed key loses the stored keys.
     encryption_keys: str = ""
-    database_url: str = ""  # empty: SQLite file in instance/
+    database_url: str = ""  # empty: SQLite file in instance/ (demo mode: its own file)
     cache_url: str = ""  # empty: SQLite file in instance/; or redis://host:port/db
     demo: Literal["auto", "on", "off"] = "auto"
     env: Literal["development", "production"] = "development"
-    # Signs embed tokens; separate from the session secret so tenants can be given it.
+    # Retired (each tenant has its own signing key); read only so that a start that still
+    # sets it is told so (blueprints.embed).
     embed_secret: str = ""
     embed_max_ttl: int = Field(3600, gt=0)  # longest accepted token lifetime, seconds
     public_url: str = "http://127.0.0.1:5000"  # how users reach the app (embed URLs)
@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     retry_after_max: float = Field(5.0, ge=0)  # longer Retry-After: report instead of waiting
     evovoice_concurrency: int = Field(8, ge=1, le=64)
     max_response_bytes: int = Field(64 * 1024 * 1024, ge=1024)  # larger upstream answers refused
+    # Upstream calls one user (or one widget tenant) may cause per minute; 0: no limit.
+    upstream_budget: int = Field(300, ge=0)
 
     # Cache freshness, seconds.
     cache_ttl_past: int = Field(6 * 3600, ge=0)
@@ -75,13 +77,6 @@ class Settings(BaseSettings):
         return keys or [self.secret_key]
 
     @property
-    def embed_signing_secret(self) -> str:
-        """Return the embed secret; demo mode derives one so the demo widgets work."""
-        if self.embed_secret or not self.demo_enabled:
-            return self.embed_secret
-        return hashlib.sha256(b"demo-embed\0" + self.secret_key.encode()).hexdigest()
-
-    @property
     def has_upstream_credentials(self) -> bool:
         """Tell whether a real EvoVoice credential is configured."""
         return bool(self.evovoice_username and self.evovoice_password)
@@ -93,9 +88,25 @@ class Settings(BaseSettings):
             return not self.has_upstream_credentials
         return self.demo == "on"
 
+    @property
+    def demo_seeds_database(self) -> bool:
+        """Tell whether demo tenants and logins may be written to the database.
+
+        Only into the demo's own database file, or into a configured database when demo mode
+        is asked for explicitly: one start without the EvoVoice credential must not put the
+        published demo logins into a real database.
+        """
+        return self.demo_enabled and (not self.database_url or self.demo == "on")
+
     def resolved_database_url(self, instance_path: str | Path) -> str:
-        """Return the database URL, defaulting to a SQLite file in the instance folder."""
-        return self.database_url or f"sqlite:///{Path(instance_path) / 'dashboard.sqlite'}"
+        """Return the database URL; by default a SQLite file in the instance folder.
+
+        Demo mode has a file of its own, so it never opens the database of real starts.
+        """
+        if self.database_url:
+            return self.database_url
+        name = "demo.sqlite" if self.demo_enabled else "dashboard.sqlite"
+        return f"sqlite:///{Path(instance_path) / name}"
 
     def resolved_cache_url(self, instance_path: str | Path) -> str:
         """Return the cache URL, defaulting to a SQLite file in the instance folder."""
@@ -119,9 +130,4 @@ class Settings(BaseSettings):
                 "USAGE_SECRET_KEY is missing, the default, or shorter than 32 characters; "
                 "set it to a long random value, e.g. "
                 "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-            )
-        if self.embed_secret and len(self.embed_secret) < 32:
-            # Tenants hold this secret and sign with HS256: a short one can be guessed offline.
-            raise InsecureConfiguration(
-                "USAGE_EMBED_SECRET is shorter than 32 characters; set a long random value"
             )

@@ -14,6 +14,8 @@ class Tenant(db.Model):
     """A tenant with an optional isnotai integration and an optional EvoVoice scope."""
 
     __tablename__ = "tenants"
+    # AUTOINCREMENT on SQLite: a removed tenant's id is never given to a later tenant.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -27,8 +29,6 @@ class Tenant(db.Model):
     )
     # Origins allowed to frame this tenant's widgets, space-separated; empty: none.
     embed_origins: Mapped[str] = mapped_column(Text, default="", server_default="")
-    # Embed tokens issued before this moment are refused.
-    embeds_revoked_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @property
     def embed_origin_list(self) -> list[str]:

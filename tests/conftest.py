@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import logging.config
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -169,6 +170,7 @@ def make_tenant(app):
     """Create a tenant from demo data: an isnotai integration name and an EvoVoice scope."""
     from core.extensions import db
     from models import Tenant
+    from services.embed_keys import add_key
     from simulators.data import isnotai_integration
 
     def make(name, integration=None, account=None, customer=None):
@@ -180,10 +182,30 @@ def make_tenant(app):
                 tenant.isnotai_key_last4 = demo.key[-4:]
                 tenant.isnotai_region = demo.region
             db.session.add(tenant)
+            add_key(tenant, app.extensions["secret_box"])
             db.session.commit()
             return tenant.id
 
     return make
+
+
+def signing_key(app, name):
+    """Return the current widget signing key of the tenant called `name`."""
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from models import Tenant
+    from services.embed_keys import current_key
+
+    with app.app_context():
+        tenant = db.session.scalar(select(Tenant).where(Tenant.name == name))
+        return current_key(tenant, app.extensions["secret_box"])
+
+
+@pytest.fixture
+def embed_key(app):
+    """Return a function giving a tenant's current widget signing key."""
+    return lambda name: signing_key(app, name)
 
 
 @pytest.fixture
@@ -249,7 +271,7 @@ def postgres_url():
 
 # -- what the suite sent and logged, scanned for secrets by test_zz_secrets.py ------------
 
-SEEN: dict[str, list[str]] = {"responses": [], "logs": []}
+SEEN: dict[str, list[str]] = {"responses": [], "logs": [], "embed secrets": []}
 
 
 class _Recorder(logging.Handler):
@@ -262,8 +284,10 @@ class _Recorder(logging.Handler):
 
 @pytest.fixture(scope="session", autouse=True)
 def _record_everything():
-    """Keep every app response (headers and body) and every log line of the session."""
+    """Keep every app response (headers and body), log line and embed secret of the session."""
     from flask.testing import FlaskClient
+
+    from services import embed_keys
 
     handler = _Recorder(level=logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
@@ -280,8 +304,27 @@ def _record_everything():
         )
         return response
 
+    original_secret = embed_keys.new_secret
+
+    def recording_secret():
+        secret = original_secret()
+        SEEN["embed secrets"].append(secret)
+        return secret
+
+    # Alembic's env.py runs logging.config.fileConfig, which drops every root handler.
+    original_file_config = logging.config.fileConfig
+
+    def file_config_keeping_the_recorder(*args, **kwargs):
+        original_file_config(*args, **kwargs)
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+
     FlaskClient.open = recording_open
+    embed_keys.new_secret = recording_secret
+    logging.config.fileConfig = file_config_keeping_the_recorder
     yield SEEN
     FlaskClient.open = original_open
+    embed_keys.new_secret = original_secret
+    logging.config.fileConfig = original_file_config
     root.removeHandler(handler)
     root.setLevel(previous_level)

@@ -1,8 +1,8 @@
 """Runs last: no configured secret appears in any response or log line of the whole suite.
 
-Keys, passwords, the service credential, session and embed secrets: every one the suite
-configures is looked for in every response body and header the app sent and every log
-record emitted, however the suite was selected.
+Keys, passwords, the service credential, the session secret, the retired embed secret and
+every tenant's widget signing secret the suite created: each is looked for in every response
+body and header the app sent and every log record emitted, however the suite was selected.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ def configured_secrets() -> dict[str, str]:
     secrets["EvoVoice service password"] = EVOVOICE_SERVICE_USER[1]
     secrets["EvoVoice viewer password"] = EVOVOICE_NO_ROLE_USER[1]
     secrets["session secret"] = TEST_SECRET
-    secrets["embed secret (widget tests)"] = "embed-secret-for-tests-0123456789abcdef"
-    secrets["embed secret (hostile-input tests)"] = "embed-secret-for-hostile-input-tests-0123"
-    secrets["embed secret (fault tests)"] = "embed-secret-for-fault-tests-0123456789"
+    secrets["retired USAGE_EMBED_SECRET"] = "embed-secret-for-tests-0123456789abcdef"
+    secrets |= {
+        f"widget signing secret #{n}": secret for n, secret in enumerate(SEEN["embed secrets"])
+    }
     secrets["test user password"] = "correct horse battery"
     return secrets
 

@@ -11,6 +11,7 @@ from html import escape
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+import jwt
 import pytest
 
 FRAMES = "iframe.usage-widget"
@@ -193,4 +194,24 @@ def test_tampered_token_gets_the_small_401_widget_page(page, server, shoot, brow
     assert page.locator(".js-plotly-plot, [data-chart]").count() == 0
     assert page.context.cookies() == [], "a widget never sets a cookie"
     shoot(page, "embed-denied-401")
+    browser_log.assert_clean()
+
+
+def test_one_tenants_key_shows_nothing_of_another(page, server, shoot, browser_log):
+    browser_log.allow(r"status of 403")
+    key = json.loads(server.flask("tenants", "embed-secret", "acme", "--json"))
+    now = int(time.time())
+    forged = jwt.encode(  # acme's backend, minting for globex
+        {"sub": "globex", "aud": "usage-embed", "iat": now, "exp": now + 600},
+        key["secret"],
+        algorithm="HS256",
+        headers={"kid": key["kid"]},
+    )
+
+    response = page.goto(f"{server.base}/embed/metrics?token={forged}")
+
+    assert response.status == 403
+    assert "another tenant" in page.locator(".embed-denied").inner_text()
+    assert page.locator(".js-plotly-plot, [data-chart]").count() == 0
+    shoot(page, "embed-denied-403")
     browser_log.assert_clean()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
 
 from app import create_app
 from core.extensions import db
-from models import Tenant, User
+from models import EmbedKey, Tenant, User
 
 KEY = "aik_v1_" + "Ab3_-" * 7 + "Q" + "Xy3Q"  # 40 characters after the prefix
 OTHER_KEY = "aik_v1_" + "z" * 36 + "9Zz9"
@@ -52,6 +54,14 @@ def user(app, email: str) -> User | None:
         return found
 
 
+def embed_keys(app, name: str) -> list[EmbedKey]:
+    with app.app_context():
+        rows = db.session.scalars(select(EmbedKey).join(Tenant).where(Tenant.name == name)).all()
+        for row in rows:
+            db.session.expunge(row)
+        return list(rows)
+
+
 def count(app, model) -> int:
     with app.app_context():
         return len(db.session.scalars(select(model)).all())
@@ -91,6 +101,17 @@ def test_tenants_add_with_nothing_but_a_name(app):
     stored = tenant(app, "bare")
     assert not stored.has_isnotai and not stored.has_evovoice
     assert stored.isnotai_key_encrypted is None and stored.isnotai_key_last4 is None
+
+
+def test_tenants_add_creates_its_embed_signing_key_encrypted(app):
+    add_tenant(app, "acme")
+    add_tenant(app, "globex")
+    (acme,), (globex,) = embed_keys(app, "acme"), embed_keys(app, "globex")
+    assert acme.expires_at is None and acme.kid != globex.kid
+    box = app.extensions["secret_box"]
+    secret = box.decrypt(acme.secret_encrypted)
+    assert len(secret) >= 43 and secret not in acme.secret_encrypted  # 32 random bytes
+    assert secret != box.decrypt(globex.secret_encrypted)
 
 
 def test_tenants_add_with_account_only(app):
@@ -144,6 +165,7 @@ def test_tenants_remove_removes_its_users_only(app):
     assert user(app, "g@globex.example") is not None
     assert user(app, "staff@example.com") is not None
     assert tenant(app, "globex") is not None
+    assert count(app, EmbedKey) == 1 and embed_keys(app, "globex")
 
 
 def test_tenants_remove_unknown(app):
@@ -271,6 +293,35 @@ def test_rotate_keys_refuses_when_a_key_cannot_be_opened_and_changes_nothing(mak
     assert after == before
 
 
+def test_rotate_keys_reencrypts_embed_signing_keys(make_app):
+    old = make_app("old")
+    with old.app_context():
+        upgrade()
+    add_tenant(old, "acme")
+    before = json.loads(run(old, "tenants", "embed-secret", "acme", "--json").output)
+
+    result = run(make_app("new,old"), "tenants", "rotate-keys")
+    assert_ok(result)
+    assert "and 1 embed signing key." in result.output and before["secret"] not in result.output
+
+    after = run(make_app("new"), "tenants", "embed-secret", "acme", "--json")
+    assert_ok(after)
+    assert json.loads(after.output) == before
+
+
+def test_rotate_keys_refuses_an_embed_key_it_cannot_open(make_app):
+    old = make_app("old")
+    with old.app_context():
+        upgrade()
+    add_tenant(old, "acme", "--isnotai-key", KEY, "--region", "us")
+    add_tenant(make_app("other"), "zeta")
+    before = tenant(old, "acme").isnotai_key_encrypted
+
+    line = assert_refused(run(make_app("new,old"), "tenants", "rotate-keys"), "'zeta'")
+    assert "nothing was rotated" in line
+    assert tenant(old, "acme").isnotai_key_encrypted == before
+
+
 def test_rotate_keys_with_no_keys(app):
     result = run(app, "tenants", "rotate-keys")
     assert_ok(result)
@@ -347,16 +398,16 @@ def test_users_remove(app):
     assert user(app, "kept@example.com") is not None
 
 
-def test_users_set_password_from_stdin_bumps_the_session_version(app):
+def test_users_set_password_from_stdin_gives_a_new_session_identity(app):
     add_user(app, "s@example.com", "--role", "staff", password="old-password")
-    version = user(app, "s@example.com").session_version
+    identity = user(app, "s@example.com").session_id
     result = run(
         app, "users", "set-password", "S@example.com", "--password-stdin", input="new-password\n"
     )
     assert_ok(result)
     stored = user(app, "s@example.com")
     assert stored.check_password("new-password") and not stored.check_password("old-password")
-    assert stored.session_version == version + 1
+    assert stored.session_id != identity and len(stored.session_id) >= 43
 
 
 def test_users_set_password_from_prompt(app):
@@ -369,12 +420,15 @@ def test_users_set_password_from_prompt(app):
 def test_set_password_ends_existing_sessions(app):
     add_user(app, "s@example.com", "--role", "staff", password="old-password")
     client = app.test_client()
-    signed_in = client.post("/login", data={"email": "s@example.com", "password": "old-password"})
-    assert signed_in.status_code == 302
-    assert client.get("/").status_code in (200, 302)
+    form = {"email": "s@example.com", "password": "old-password", "remember": "1"}
+    assert client.post("/login", data=form).status_code == 302
+    remember = client.get_cookie("remember_token").value
     assert not client.get("/").headers.get("Location", "").startswith("/login")
     run(app, "users", "set-password", "s@example.com", "--password-stdin", input="new-password\n")
     assert client.get("/").headers["Location"].startswith("/login")
+    replay = app.test_client()
+    replay.set_cookie("remember_token", remember)
+    assert replay.get("/").headers["Location"].startswith("/login")
 
 
 @pytest.mark.parametrize(
@@ -453,11 +507,11 @@ def test_users_add_refuses_weak_passwords_from_the_prompt(app, typed, message):
 
 def test_users_set_password_refuses_a_short_one_and_keeps_the_old(app):
     add_user(app, "s@example.com", "--role", "staff", password="old-password")
-    version = user(app, "s@example.com").session_version
+    identity = user(app, "s@example.com").session_id
     result = run(app, "users", "set-password", "s@example.com", "--password-stdin", input="x\n")
     assert_refused(result, "shorter than 8")
     stored = user(app, "s@example.com")
-    assert stored.check_password("old-password") and stored.session_version == version
+    assert stored.check_password("old-password") and stored.session_id == identity
 
 
 @pytest.mark.parametrize("command", [["remove"], ["set-password", "--password-stdin"]])
