@@ -243,6 +243,18 @@ def login():
 
 
 @pytest.fixture
+def signed_in(app, make_tenant, make_user, login):
+    """Return test clients signed in as acme's customer and as staff."""
+    make_tenant("acme", integration="acme", account="acct-northwind")
+    make_user("acme@example.com", tenant="acme")
+    make_user("staff@example.com", role="staff")
+    return {
+        "customer": login(app.test_client(), "acme@example.com"),
+        "staff": login(app.test_client(), "staff@example.com"),
+    }
+
+
+@pytest.fixture
 def postgres_url():
     """Return a new, empty PostgreSQL database; skip locally (never in CI) without a server."""
     import uuid

@@ -130,17 +130,6 @@ NOT_PERSONAL = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def signed_in(app, make_tenant, make_user, login):
-    make_tenant("acme", integration="acme", account="acct-northwind")
-    make_user("acme@example.com", tenant="acme")
-    make_user("staff@example.com", role="staff")
-    return {
-        "customer": login(app.test_client(), "acme@example.com"),
-        "staff": login(app.test_client(), "staff@example.com"),
-    }
-
-
 @pytest.mark.parametrize(
     ("who", "method", "path", "query", "headers"),
     PERSONAL,

@@ -23,16 +23,9 @@ FRESH = re.compile(r"^fresh; fetched-at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 STALE = re.compile(r'^stale; fetched-at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ; reason="[ -~]+"$')
 
 
-@pytest.fixture
-def signed_in(app, make_tenant, make_user, login, clock):
+@pytest.fixture(autouse=True)
+def _movable_clock(app, clock):
     app.extensions["upstreams"].http.clock = clock
-    make_tenant("acme", integration="acme", account="acct-northwind")
-    make_user("acme@example.com", tenant="acme")
-    make_user("staff@example.com", role="staff")
-    return {
-        "customer": login(app.test_client(), "acme@example.com"),
-        "staff": login(app.test_client(), "staff@example.com"),
-    }
 
 
 @pytest.mark.parametrize("path", EXPORTS)
