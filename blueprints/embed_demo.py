@@ -6,10 +6,8 @@ from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request
-from sqlalchemy import select
 
-from core.extensions import db
-from models import Tenant
+from core.demo_seed import the_demo_tenant
 from services.embed_keys import current_key
 from services.embed_tokens import mint
 
@@ -34,7 +32,8 @@ def host_page():
     origin = host_origin(public)
     if request.host_url.rstrip("/") != origin:
         return redirect(f"{origin}/embed-demo")
-    tenant = db.session.scalar(select(Tenant).where(Tenant.name == DEMO_TENANT))
+    # Only the demo's own tenant: this page mints tokens for anyone who opens it.
+    tenant = the_demo_tenant(DEMO_TENANT)
     if tenant is None:
         abort(404)
     key = current_key(tenant, current_app.extensions["secret_box"])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, make_response, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -15,6 +16,12 @@ log = logging.getLogger(__name__)
 
 
 def _render(error: HTTPException):
+    if request_ctx.url_adapter is None:
+        # No URL can be built for this request (a Host header Werkzeug refuses), so the
+        # templates cannot render: answer in plain words instead of failing into a 500.
+        response = make_response(f"{error.code} {error.name}: {error.description}\n", error.code)
+        response.mimetype = "text/plain"
+        return response
     template = "errors/_fragment.html" if wants_fragment() else "errors/page.html"
     body = render_template(
         template, code=error.code, name=error.name, description=error.description

@@ -31,9 +31,13 @@ def normalize_origin(text: str) -> str:
         raise fail(f"{text!r} is not an origin like https://app.example.com")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         raise fail(f"{text!r} has more than an origin (no path, query or credentials)")
-    if not _HOST.match(parts.netloc.rsplit(":", 1)[0] if parts.port else parts.netloc):
+    try:
+        port_number = parts.port
+    except ValueError:  # urlsplit reads the port only when asked, and refuses it then
+        raise fail(f"{text!r} has an invalid port (1 to 65535)") from None
+    if not _HOST.match(parts.netloc.rsplit(":", 1)[0] if port_number else parts.netloc):
         raise fail(f"{text!r} has an invalid host")
-    port = f":{parts.port}" if parts.port else ""
+    port = f":{port_number}" if port_number else ""
     return f"{parts.scheme}://{parts.hostname}{port}"
 
 

@@ -112,6 +112,18 @@ def _seed() -> list[str]:
     return left_alone
 
 
+def the_demo_tenant(name: str) -> Tenant | None:
+    """Return the demo's own tenant of that name, never a real tenant that shares the name."""
+    settings = current_app.config["USAGE"]
+    if not settings.demo_seeds_database:
+        return None
+    tenant = db.session.scalar(select(Tenant).where(Tenant.name == name))
+    spec = next((s for s in demo_tenants() if s["name"] == name), None)
+    if tenant is None or spec is None or not _is_the_demo_tenant(tenant, spec):
+        return None
+    return tenant
+
+
 def _is_the_demo_tenant(tenant: Tenant, spec: dict) -> bool:
     integration = spec["integration"]
     if (

@@ -165,6 +165,8 @@ def verify(
         raise TokenRefused(401, "This widget's token has expired; reload the host page.")
     if issued > now + LEEWAY:
         raise TokenRefused(401, "This token is issued in the future; check the signing clock.")
+    if expires <= issued:
+        raise TokenRefused(401, "This token expires before it was issued.")
     if expires - issued > max_ttl or expires - now > max_ttl + LEEWAY:
         raise TokenRefused(401, f"This token lives longer than the allowed {max_ttl}.")
     return EmbedGrant(

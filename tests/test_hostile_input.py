@@ -270,3 +270,14 @@ def test_the_first_and_last_days_of_the_window_are_answered(staff, path):
     ):
         response = staff.get(path, query_string={"tenant": "acme", **query})
         assert response.status_code == 200, (query, response.status_code)
+
+
+@pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".example", "."])
+@pytest.mark.parametrize("path", ["/healthz", "/login", "/usage", "/embed/ai-minutes"])
+def test_a_host_header_werkzeug_refuses_is_a_plain_400(client, caplog, host, path):
+    response = client.get(path, headers={"Host": host})
+    assert response.status_code == 400
+    assert response.mimetype == "text/plain"
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert "frame-ancestors" in response.headers["Content-Security-Policy"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

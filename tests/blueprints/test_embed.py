@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -227,6 +228,7 @@ BAD_TIMES = {
     "iat-negative": {"iat": -1e18},
     "exp-nan": {"exp": float("nan")},
     "iat-infinite": {"iat": float("-inf")},
+    "exp-before-iat": {"exp": int(time.time()) - 20},
 }
 
 
@@ -504,6 +506,8 @@ def test_embed_secret_rotate_prints_the_new_key_and_the_grace(app, tenants, embe
         ["tenants", "set-embed-origins", "acme", "https://acme.example/path"],
         ["tenants", "set-embed-origins", "acme", "javascript:alert(1)"],
         ["tenants", "set-embed-origins", "acme", "ftp://acme.example"],
+        ["tenants", "set-embed-origins", "acme", "https://acme.example:99999"],
+        ["tenants", "set-embed-origins", "acme", "https://acme.example:abc"],
         ["tenants", "revoke-embeds", "nobody"],
         ["tenants", "embed-secret", "nobody"],
         ["tenants", "embed-secret", "acme", "--grace", "1h"],
@@ -612,3 +616,26 @@ def test_demo_mode_frames_both_widgets_from_a_second_origin(tmp_path):
 
 def test_the_demo_host_page_exists_only_in_demo_mode(client):
     assert client.get("/embed-demo").status_code == 404
+
+
+@pytest.mark.parametrize("demo", ["auto", "on"])
+def test_the_demo_host_page_never_mints_for_a_real_tenant_of_the_demo_name(tmp_path, demo):
+    from app import create_app
+
+    app = create_app(
+        {
+            "USAGE_DEMO": demo,
+            "USAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+            "USAGE_CACHE_URL": f"sqlite:///{tmp_path / 'cache.sqlite'}",
+            "USAGE_PUBLIC_URL": "http://127.0.0.1:5000",
+        }
+    )
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    added = runner.invoke(args=["tenants", "add", "acme", "--evovoice-account", "real-acct-123"])
+    assert added.exit_code == 0, added.output
+    runner.invoke(args=["setup"])
+    host = app.test_client().get("/embed-demo", base_url="http://localhost:5000")
+    assert host.status_code == 404
+    assert "token=" not in host.get_data(as_text=True)
+    app.extensions["upstreams"].http.close()
