@@ -10,20 +10,25 @@ _BYTE_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
 
 
 def human_bytes(value: int | None) -> str:
-    """Format a byte count in decimal units: 1.5 GB."""
+    """Format a byte count in decimal units: 1.5 GB (integer arithmetic: exact at any size)."""
     if value is None:
         return "–"
-    size = float(value)
-    for unit in _BYTE_UNITS:
-        if abs(size) < 1000 or unit == _BYTE_UNITS[-1]:
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-        size /= 1000
+    sign, size = ("-" if value < 0 else ""), abs(int(value))
+    for power, unit in enumerate(_BYTE_UNITS):
+        scale = 1000**power
+        if size < scale * 1000 or unit == _BYTE_UNITS[-1]:
+            if power == 0:
+                return f"{sign}{size:,} B"
+            tenths = (size * 10 + scale // 2) // scale  # rounded half up
+            return f"{sign}{tenths // 10:,}.{tenths % 10} {unit}"
     raise AssertionError("unreachable")
 
 
 def thousands(value: int | float | None) -> str:
-    """Format a count with thousands separators."""
-    return "–" if value is None else f"{value:,.0f}"
+    """Format a count with thousands separators; an int is never rounded through a float."""
+    if value is None:
+        return "–"
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.0f}"
 
 
 def signed_pct(value: float | None) -> str:

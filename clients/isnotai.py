@@ -1,11 +1,29 @@
-"""isnotai `GET /v1/usage`: API consumption metrics for one integration, per region and key."""
+"""isnotai `GET /v1/usage`: API consumption metrics for one integration, per region and key.
+
+What the documentation leaves open is detected here, once per answer or per region:
+- `period` may be a day, an hour or a month, with or without time and zone: stamped periods
+  are converted to UTC before they are grouped; a bare date is a UTC day. Monthly answers
+  (`2026-06`, or every period the first of a month) stay monthly.
+- `metricType` may come in any spelling: names are matched on letters and digits only.
+- `startDate`/`endDate` are sent as dates; a region that refuses them (400 naming the field)
+  or reads `endDate` as an instant (hourly periods stop at 00:00 of the last day) is sent
+  date-times covering whole UTC days from then on.
+- A start before the plan's history window may empty the whole answer: the start sent is
+  clamped to the window the `x-isnotai-tier` header gives.
+- `value` is int64: kept as a Python int, and accepted as a string of decimal digits.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import re
+import secrets
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 
 import requests
 
@@ -23,20 +41,42 @@ from .errors import (
 from .responses import json_body, retry_after_seconds, success_body
 from .result import Fetched
 
+log = logging.getLogger(__name__)
+
 METRICS = ("ApiCalls", "Events", "Sessions", "StorageBytes", "BotAnalyses")
-# A level (bytes stored), not a flow: summing it across periods means nothing.
-LEVEL_METRICS = frozenset({"StorageBytes"})
+# A level (bytes stored), not a flow: summing it across periods means nothing. An upstream
+# may instead report bytes written per period: USAGE_ISNOTAI_STORAGE=flow.
+STORAGE_MODES = ("level", "flow")
 REGIONS = ("us", "eu")
 TIER_HISTORY_DAYS = {"free": 7, "pro": 30, "enterprise": 7 * 365 + 2}
+DATE_FIELDS = ("startdate", "enddate")
+_TIERS_KEPT = 10_000  # keys whose tier this process remembers
 
-_CANONICAL = {m.lower(): m for m in METRICS}
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
+_DIGITS = re.compile(r"^[+-]?\d+$")
+_NOT_NAME = re.compile(r"[\s_-]+")
+_INT53 = 2**53
+
+
+def metric_key(name: str) -> str:
+    """Return the spelling-free form of a metric name: no case, `_`, `-` or spaces."""
+    return _NOT_NAME.sub("", name).lower()
+
+
+_CANONICAL = {metric_key(m): m for m in METRICS}
 
 
 def canonical_metric(name: str) -> str | None:
     """Return the canonical spelling of a metric name, or None if it is not one of the five."""
-    return _CANONICAL.get(name.strip().lower())
+    return _CANONICAL.get(metric_key(name))
+
+
+def level_metrics(storage: str) -> frozenset[str]:
+    """Return the metrics read as levels under a USAGE_ISNOTAI_STORAGE mode."""
+    if storage not in STORAGE_MODES:
+        raise ValueError(f"storage must be one of {STORAGE_MODES}, not {storage!r}")
+    return frozenset({"StorageBytes"}) if storage == "level" else frozenset()
 
 
 def history_start(tier: str | None, today: date) -> date | None:
@@ -47,7 +87,7 @@ def history_start(tier: str | None, today: date) -> date | None:
 
 @dataclass(frozen=True)
 class UsagePoint:
-    """One metric's value for one period (a day or a month), as the upstream reported it."""
+    """One metric's value for one period (a UTC day or a month), as the upstream reported it."""
 
     period: date  # first day of the period
     granularity: str  # "day" or "month"
@@ -64,7 +104,14 @@ class IsnotaiUsage:
     region: str
     tier: str | None
     points: tuple[UsagePoint, ...]
-    totals: Mapping[str, int]  # canonical metric → range total (a level's last value)
+    totals: Mapping[str, int]  # metric → range total (a level's last value)
+    levels: frozenset[str] = frozenset({"StorageBytes"})
+    granularity: str = "day"  # "month" when the upstream reported this range per month
+    # The first day the plan keeps, when the range starts before it: earlier days are
+    # not available, which is not the same as 0.
+    available_from: date | None = None
+    # Hourly periods stopping at 00:00 of the last day: `endDate` was read as an instant.
+    end_cut: bool = False
 
     @property
     def size(self) -> int:
@@ -81,28 +128,44 @@ class IsnotaiUsage:
         return [p for p in self.points if p.metric == metric]
 
     def history_start(self, today: date) -> date | None:
-        """Return the first day this tier keeps (earlier days are empty, not missing)."""
+        """Return the first day this tier keeps (earlier days are not available)."""
         return history_start(self.tier, today)
 
 
-def parse_period(text: str) -> tuple[date, str]:
-    """Parse a period label: a month, a date, or a date-time with or without zone."""
+def parse_period(text: str) -> tuple[datetime, datetime | None]:
+    """Parse a period label into its start as a UTC instant and as written (None: a month)."""
     text = text.strip()
     month = _MONTH.match(text)
     if month:
-        return date(int(month[1]), int(month[2]), 1), "month"
-    # The date as written is the period's own calendar day, whatever zone follows it.
-    return datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", text)).date(), "day"
+        return datetime(int(month[1]), int(month[2]), 1, tzinfo=UTC), None
+    written = datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", text))
+    if written.tzinfo is None:  # a bare date or an unzoned time is UTC
+        return written.replace(tzinfo=UTC), written
+    return written.astimezone(UTC), written
 
 
-def _int_value(raw: object) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != int(raw):
+def int_value(raw: object) -> int:
+    """Read an int64 exactly: a JSON integer, a string of decimal digits, or an exact float."""
+    if isinstance(raw, str) and _DIGITS.match(raw.strip()):
+        return int(raw.strip())
+    if isinstance(raw, float) and raw.is_integer() and abs(raw) <= _INT53:
+        return int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int):
         raise ValueError(f"value {raw!r} is not an integer")
-    return int(raw)
+    return raw
+
+
+def _is_month_start(written: datetime | None) -> bool:
+    return written is None or (written.day == 1 and written.time() == time())
 
 
 def parse_usage(
-    body: object, region: str, tier: str | None, start: date, end: date
+    body: object,
+    region: str,
+    tier: str | None,
+    start: date,
+    end: date,
+    levels: frozenset[str] = frozenset({"StorageBytes"}),
 ) -> IsnotaiUsage:
     """Turn a `/v1/usage` body into typed records; raise BadResponse if it is not that shape."""
     api = f"isnotai ({region})"
@@ -119,53 +182,82 @@ def parse_usage(
     if not isinstance(totals_raw, dict):
         raise BadResponse(api, "isnotai answered with totals that are not an object")
 
-    # Several records for one metric and day (hourly periods) fold into one day.
-    folded: dict[tuple[str, date, str], tuple[str, int]] = {}
+    records = []
     for record in body["data"]:
         try:
-            period, granularity = parse_period(str(record["period"]))
+            moment, written = parse_period(str(record["period"]))
             raw_metric = str(record["metricType"])
-            value = _int_value(record["value"])
-        except (KeyError, TypeError, ValueError) as exc:
+            value = int_value(record["value"])
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise BadResponse(
                 api, f"isnotai answered with an unreadable usage record ({exc})"
             ) from None
-        metric = canonical_metric(raw_metric) or raw_metric
-        slot = (metric, period, granularity)
-        stamp = str(record["period"])
-        if slot in folded and metric not in LEVEL_METRICS:
-            value += folded[slot][1]
-        elif slot in folded and folded[slot][0] > stamp:
-            continue  # a level keeps its latest reading
-        folded[slot] = (stamp, value)
+        records.append((moment, written, canonical_metric(raw_metric) or raw_metric, value))
 
+    # A month may be written as its first day: a daily answer over a range holding other
+    # days would not have every period on a first.
+    monthly = bool(records) and (
+        any(written is None for _, written, _, _ in records)
+        or (all(_is_month_start(w) for _, w, _, _ in records) and (start != end or start.day != 1))
+    )
+    hourly = any(moment.time() != time() for moment, _, _, _ in records)
+    last = max((moment for moment, *_ in records), default=None)
+    end_cut = hourly and last == datetime.combine(end, time(), UTC)
+
+    # Several records for one metric and period (hours) fold: flows add, a level keeps
+    # its latest reading.
+    folded: dict[tuple[str, date], tuple[datetime, int]] = {}
+    for moment, written, metric, value in records:
+        # A month is the month as written; a day is the UTC day of the period's start.
+        period = (written or moment).date().replace(day=1) if monthly else moment.date()
+        slot = (metric, period)
+        if slot in folded and metric not in levels:
+            value += folded[slot][1]
+        elif slot in folded and folded[slot][0] > moment:
+            continue
+        folded[slot] = (moment, value)
+
+    granularity = "month" if monthly else "day"
     points = tuple(
         UsagePoint(period, granularity, metric, value)
-        for (metric, period, granularity), (_, value) in sorted(
+        for (metric, period), (_, value) in sorted(
             folded.items(), key=lambda item: (item[0][1], _metric_order(item[0][0]))
         )
     )
-    return IsnotaiUsage(start, end, region, tier, points, _totals(points, totals_raw))
+    return IsnotaiUsage(
+        start,
+        end,
+        region,
+        tier,
+        points,
+        _totals(points, totals_raw, levels),
+        levels,
+        granularity,
+        end_cut=end_cut,
+    )
 
 
 def _metric_order(metric: str) -> tuple[int, str]:
     return (METRICS.index(metric) if metric in METRICS else len(METRICS), metric)
 
 
-def _totals(points: tuple[UsagePoint, ...], totals_raw: dict) -> dict[str, int]:
+def _totals(
+    points: tuple[UsagePoint, ...], totals_raw: dict, levels: frozenset[str]
+) -> dict[str, int]:
     """Read the upstream's totals where its keys name a flow; compute the rest."""
+    names = {metric_key(m): m for m in (*METRICS, *(p.metric for p in points))}
     given: dict[str, int] = {}
     for key, raw in totals_raw.items():
-        metric = canonical_metric(str(key))
-        if metric and metric not in LEVEL_METRICS:
+        metric = names.get(metric_key(str(key)))
+        if metric and metric not in levels:
             try:
-                given[metric] = _int_value(raw)
+                given[metric] = int_value(raw)
             except ValueError:
                 continue
     totals: dict[str, int] = {}
-    for metric in METRICS:
+    for metric in names.values():
         series = [p for p in points if p.metric == metric]
-        if metric in LEVEL_METRICS:
+        if metric in levels:
             if series:
                 totals[metric] = series[-1].value
         elif metric in given:
@@ -187,8 +279,8 @@ def error_for(response: requests.Response, region: str) -> UpstreamError:
     field = details.get("field") if isinstance(details.get("field"), str) else None
     kw = {"status": status, "code": code, "field": field}
     if status == 400:
-        what = f"the {field} parameter" if field else "the request"
-        return InvalidRequest(api, f"isnotai rejected {what} as invalid", **kw)
+        said = error.get("message")
+        return InvalidRequest(api, "isnotai", upstream_message=said, sent=response.request, **kw)
     if status == 401:
         return AuthenticationFailed(
             api,
@@ -211,6 +303,13 @@ def error_for(response: requests.Response, region: str) -> UpstreamError:
     return UpstreamError(api, f"isnotai answered with unexpected HTTP {status}", **kw)
 
 
+def _date_params(start: date, end: date, as_datetimes: bool) -> dict[str, str]:
+    """Write the range as dates, or as date-times covering whole UTC days."""
+    if not as_datetimes:
+        return {"startDate": start.isoformat(), "endDate": end.isoformat()}
+    return {"startDate": f"{start}T00:00:00Z", "endDate": f"{end}T23:59:59.999Z"}
+
+
 class IsnotaiClient:
     """Reads an integration's usage from the region its key belongs to."""
 
@@ -219,14 +318,53 @@ class IsnotaiClient:
         upstream: CachedUpstream,
         base_urls: Callable[[], Mapping[str, str]],
         namespace: str = "isnotai",
+        storage: str = "level",
     ) -> None:
         self.upstream = upstream
         self._base_urls = base_urls  # resolved late: demo simulators start on first use
         self.namespace = namespace
+        self.storage = storage
+        self.levels = level_metrics(storage)
+        self._lock = threading.Lock()
+        self._datetime_regions: set[str] = set()
+        self._tiers: dict[str, str] = {}  # keyed hash of an API key → its plan tier
+        self._salt = secrets.token_bytes(16)
 
     def base_urls(self) -> Mapping[str, str]:
         """Return the base URL of each region."""
         return self._base_urls()
+
+    def sends_datetimes(self, region: str) -> bool:
+        """Tell whether this region is sent date-times instead of dates."""
+        with self._lock:
+            return region in self._datetime_regions
+
+    def _use_datetimes(self, region: str, why: str) -> None:
+        with self._lock:
+            if region in self._datetime_regions:
+                return
+            self._datetime_regions.add(region)
+        log.warning(
+            "isnotai (%s) %s: sending startDate/endDate as date-times covering whole UTC days "
+            "from now on",
+            region,
+            why,
+        )
+
+    def _key_id(self, api_key: str) -> str:
+        return hmac.new(self._salt, api_key.encode(), hashlib.sha256).hexdigest()
+
+    def _known_tier(self, api_key: str) -> str | None:
+        with self._lock:
+            return self._tiers.get(self._key_id(api_key))
+
+    def _remember_tier(self, api_key: str, tier: str | None) -> None:
+        if tier is None:
+            return
+        with self._lock:
+            if len(self._tiers) >= _TIERS_KEPT:
+                self._tiers.clear()
+            self._tiers[self._key_id(api_key)] = tier
 
     def usage(
         self,
@@ -238,15 +376,70 @@ class IsnotaiClient:
         *,
         refresh: bool = False,
     ) -> Fetched[IsnotaiUsage]:
-        """Return usage for [start, end] (inclusive), optionally one metric."""
+        """Return usage for [start, end] (inclusive), optionally one metric.
+
+        The start sent is clamped to the plan's history window; days before it come back
+        as `available_from`, not as empty days.
+        """
         if region not in REGIONS:
             raise ValueError(f"region must be one of {REGIONS}, not {region!r}")
-        params = {"startDate": start.isoformat(), "endDate": end.isoformat()}
+        if start > end:
+            raise ValueError(f"start {start} is after end {end}")
+        canonical = None
         if metric is not None:
             canonical = canonical_metric(metric)
             if canonical is None:
                 raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
-            params["metric"] = canonical
+        today = self.upstream.clock().date()
+        tier = self._known_tier(api_key)
+        sent = max(start, history_start(tier, today) or start)
+        # At most two reads: the tier is known from the first answer (and kept).
+        for attempt in range(2):
+            if sent > end:
+                break
+            fetched = self._read(api_key, region, sent, end, canonical, refresh)
+            tier = fetched.value.tier
+            self._remember_tier(api_key, tier)
+            wanted = max(start, history_start(tier, today) or start)
+            if wanted == sent or attempt == 1:
+                return _as_asked(fetched, start, tier, today)
+            sent = wanted
+        # The whole range is before the window: nothing to ask.
+        empty = IsnotaiUsage(start, end, region, tier, (), {}, self.levels)
+        return _as_asked(Fetched(empty, self.upstream.clock(), "cache"), start, tier, today)
+
+    def _read(
+        self, api_key: str, region: str, start: date, end: date, metric: str | None, refresh: bool
+    ) -> Fetched[IsnotaiUsage]:
+        """Read once in the region's date form; switch the region to date-times if it must."""
+        if self.sends_datetimes(region):
+            return self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=True)
+        try:
+            fetched = self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=False)
+        except InvalidRequest as exc:
+            if (exc.field or "").lower() not in DATE_FIELDS:
+                raise
+            self._use_datetimes(region, f"refused a bare date for {exc.field}")
+        else:
+            if not fetched.value.end_cut:
+                return fetched
+            self._use_datetimes(region, "read endDate as an instant (hours stop at 00:00)")
+        return self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=True)
+
+    def _fetch(
+        self,
+        api_key: str,
+        region: str,
+        start: date,
+        end: date,
+        metric: str | None,
+        refresh: bool,
+        *,
+        as_datetimes: bool,
+    ) -> Fetched[IsnotaiUsage]:
+        params = _date_params(start, end, as_datetimes)
+        if metric is not None:
+            params["metric"] = metric
         today = self.upstream.clock().date()
         request = UpstreamRequest(
             api=f"isnotai ({region})",
@@ -258,6 +451,7 @@ class IsnotaiClient:
             headers={"Authorization": f"Bearer {api_key}"},
             scope=api_key,
             ttl=self.upstream.policy.ttl_for(end, today),
+            view=f"storage-{self.storage}",
         )
 
         def decode(response: requests.Response) -> IsnotaiUsage:
@@ -265,6 +459,18 @@ class IsnotaiClient:
                 raise error_for(response, region)
             body = success_body(response, request.api, "isnotai")
             tier = (response.headers.get("x-isnotai-tier") or "").strip().lower() or None
-            return parse_usage(body, region, tier, start, end)
+            return parse_usage(body, region, tier, start, end, self.levels)
 
         return self.upstream.fetch(request, decode, refresh=refresh)
+
+
+def _as_asked(
+    fetched: Fetched[IsnotaiUsage], start: date, tier: str | None, today: date
+) -> Fetched[IsnotaiUsage]:
+    """Return the answer for the range asked, saying from when the plan has data."""
+    first = history_start(tier, today)
+    available_from = first if first is not None and start < first else None
+    if (fetched.value.start, fetched.value.available_from) == (start, available_from):
+        return fetched  # callers sharing one read share one value
+    usage = replace(fetched.value, start=start, available_from=available_from)
+    return replace(fetched, value=usage)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from clients.isnotai import LEVEL_METRICS, UsagePoint
+from clients.isnotai import IsnotaiUsage, UsagePoint
 from core.periods import split
 
 
@@ -17,15 +17,21 @@ class Bucket:
     start: date
     end: date
     value: int | None
+    # False: every day of the bucket is before the plan's history window (not 0, unknown).
+    available: bool = True
 
 
 def bucket_points(
-    points: Iterable[UsagePoint], metric: str, start: date, end: date, granularity: str
+    points: Iterable[UsagePoint],
+    level: bool,
+    start: date,
+    end: date,
+    granularity: str,
+    available_from: date | None = None,
 ) -> list[Bucket]:
     """Fold a metric's points into calendar buckets: flows add up, a level keeps its last."""
     spans = split(start, end, granularity)
     values: list[int | None] = [None] * len(spans)
-    level = metric in LEVEL_METRICS
     for point in sorted(points, key=lambda p: p.period):
         # A monthly point counts from the first day of the range it overlaps.
         day = max(point.period, start) if point.granularity == "month" else point.period
@@ -34,7 +40,27 @@ def bucket_points(
         index = next(i for i, (s, e) in enumerate(spans) if s <= day <= e)
         current = values[index]
         values[index] = point.value if level or current is None else current + point.value
-    return [Bucket(s, e, v) for (s, e), v in zip(spans, values, strict=True)]
+    return [
+        Bucket(s, e, v, available_from is None or e >= available_from)
+        for (s, e), v in zip(spans, values, strict=True)
+    ]
+
+
+def shown_granularity(usage: IsnotaiUsage, wanted: str) -> str:
+    """Return the granularity a metric is shown at: never finer than the upstream reported."""
+    return "month" if usage.granularity == "month" else wanted
+
+
+def metric_buckets(usage: IsnotaiUsage, metric: str, wanted: str) -> list[Bucket]:
+    """Bucket one metric over the range of its answer."""
+    return bucket_points(
+        usage.series(metric),
+        metric in usage.levels,
+        usage.start,
+        usage.end,
+        shown_granularity(usage, wanted),
+        usage.available_from,
+    )
 
 
 class MinutesTotals:

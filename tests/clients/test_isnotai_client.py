@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -26,8 +26,6 @@ INITECH = isnotai_integration("initech")  # us, free
 
 
 def today() -> date:
-    from datetime import UTC, datetime
-
     return datetime.now(UTC).date()
 
 
@@ -41,17 +39,19 @@ def usage_calls(sims) -> list[dict]:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2026-06-10", (date(2026, 6, 10), "day")),
-        ("2026-06-10T00:00:00.0000000+00:00", (date(2026, 6, 10), "day")),
-        ("2026-06-10T00:00:00Z", (date(2026, 6, 10), "day")),
-        ("2026-06-10T00:00:00", (date(2026, 6, 10), "day")),
-        ("2026-06-10T00:00:00.123Z", (date(2026, 6, 10), "day")),
-        ("2026-06-10T23:00:00.123456789-07:00", (date(2026, 6, 10), "day")),
-        ("2026-06", (date(2026, 6, 1), "month")),
+        ("2026-06-10", datetime(2026, 6, 10, tzinfo=UTC)),
+        ("2026-06-10T00:00:00.0000000+00:00", datetime(2026, 6, 10, tzinfo=UTC)),
+        ("2026-06-10T00:00:00Z", datetime(2026, 6, 10, tzinfo=UTC)),
+        ("2026-06-10T00:00:00", datetime(2026, 6, 10, tzinfo=UTC)),
+        ("2026-06-10T00:00:00.123Z", datetime(2026, 6, 10, 0, 0, 0, 123000, tzinfo=UTC)),
+        # A stamped period is its UTC instant, whatever date it was written with.
+        ("2026-06-10T23:00:00.123456789-07:00", datetime(2026, 6, 11, 6, 0, 0, 123456, UTC)),
+        ("2026-06-10T01:00:00+02:00", datetime(2026, 6, 9, 23, tzinfo=UTC)),
+        ("2026-06", datetime(2026, 6, 1, tzinfo=UTC)),
     ],
 )
-def test_period_formats(text, expected):
-    assert parse_period(text) == expected
+def test_period_formats_are_read_as_utc_instants(text, expected):
+    assert parse_period(text)[0] == expected
 
 
 # How the response writes its dates is left open; that it writes them is not.
@@ -223,14 +223,14 @@ def test_unknown_key_is_refused(isnotai):
         isnotai.usage(bogus, "us", today() - timedelta(days=1), today())
 
 
-def test_validation_error_names_the_field(isnotai):
-    # The client never sends start after end itself, so ask the simulator for a bad range
-    # through the client's own request path with a reversed range.
+def test_validation_error_names_the_field(isnotai, sims):
+    sims.state.add_fault("isnotai-us", "400", field="metric", message="metric is unknown")
     with pytest.raises(InvalidRequest) as caught:
-        isnotai.usage(ACME.key, "us", today(), today() - timedelta(days=3))
-    assert caught.value.field == "startDate"
+        isnotai.usage(ACME.key, "us", today() - timedelta(days=3), today(), metric="Events")
+    assert caught.value.field == "metric"
     assert caught.value.code == "VALIDATION_ERROR"
-    assert "startDate" in caught.value.message
+    assert "metric" in caught.value.message
+    assert len(usage_calls(sims)) == 1  # not a date form: nothing to retry
 
 
 @pytest.mark.parametrize(
@@ -279,8 +279,12 @@ def test_real_rate_limit_of_the_free_tier(isnotai, sims):
     sims.state.update(rate_limits=True)
     end = today()
     with pytest.raises(RateLimited) as caught:
-        for offset in range(70):  # distinct ranges, so the cache cannot answer
-            isnotai.usage(INITECH.key, "us", end - timedelta(days=offset), end)
+        # Distinct requests inside the 7-day window, so the cache cannot answer.
+        for metric in (None, *METRICS):
+            for back in range(7):
+                for length in range(back + 1):
+                    start = end - timedelta(days=back)
+                    isnotai.usage(INITECH.key, "us", start, start + timedelta(days=length), metric)
     assert caught.value.status == 429
     assert len(usage_calls(sims)) >= 60
 
@@ -340,4 +344,186 @@ def test_bad_arguments_are_refused_before_any_call(isnotai, sims):
         isnotai.usage(ACME.key, "apac", today(), today())
     with pytest.raises(ValueError, match="unknown metric"):
         isnotai.usage(ACME.key, "us", today(), today(), metric="Bytes")
+    with pytest.raises(ValueError, match="after"):
+        isnotai.usage(ACME.key, "us", today(), today() - timedelta(days=3))
     assert usage_calls(sims) == []
+
+
+# -- what the documentation leaves open ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spelled", ["api_calls", "API_CALLS", "api-calls", "Api Calls", "apicalls", " ApiCalls "]
+)
+def test_metric_types_match_whatever_their_spelling(spelled):
+    body = {**DATES, "data": [{"period": "2026-06-10", "metricType": spelled, "value": 3}]}
+    usage = parse_usage(body, "us", "pro", date(2026, 6, 10), date(2026, 6, 10))
+    assert usage.series("ApiCalls")[0].value == 3 and usage.unknown_metrics == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        (2**53 + 1, 2**53 + 1),
+        (str(2**63 - 1), 2**63 - 1),
+        (" 42 ", 42),
+        ("-7", -7),
+        (5.0, 5),
+    ],
+)
+def test_int64_values_stay_exact(raw, value):
+    from clients.isnotai import int_value
+
+    assert int_value(raw) == value and type(int_value(raw)) is int
+
+
+@pytest.mark.parametrize("raw", ["1e3", "4.0", "", "0x10", True, float(2**53 + 2), None, [1]])
+def test_values_that_are_not_exact_integers_are_refused(raw):
+    from clients.isnotai import int_value
+
+    with pytest.raises(ValueError):
+        int_value(raw)
+
+
+def test_big_values_and_their_totals_are_never_rounded():
+    big = 2**53 + 1
+    body = {
+        **DATES,
+        "data": [
+            {"period": "2026-06-10", "metricType": "Events", "value": big},
+            {"period": "2026-06-11", "metricType": "Events", "value": str(big)},
+        ],
+        "totals": {"events": str(2 * big)},
+    }
+    usage = parse_usage(body, "us", "pro", date(2026, 6, 10), date(2026, 6, 11))
+    assert [p.value for p in usage.series("Events")] == [big, big]
+    assert usage.totals["Events"] == 2 * big
+
+
+@pytest.mark.parametrize(
+    "periods",
+    [
+        ["2026-05", "2026-06"],
+        ["2026-05-01", "2026-06-01"],
+        ["2026-05-01T00:00:00Z", "2026-06-01T00:00:00.0000000+00:00"],
+        ["2026-05-01T00:00:00+02:00", "2026-06-01T00:00:00-08:00"],  # the month as written
+    ],
+)
+def test_monthly_answers_are_recognised_however_a_month_is_written(periods):
+    body = {
+        **DATES,
+        "data": [{"period": p, "metricType": "Events", "value": 10} for p in periods],
+    }
+    usage = parse_usage(body, "us", "pro", date(2026, 5, 20), date(2026, 6, 10))
+    assert usage.granularity == "month"
+    assert [p.period for p in usage.points] == [date(2026, 5, 1), date(2026, 6, 1)]
+
+
+def test_a_daily_answer_is_not_mistaken_for_a_monthly_one():
+    body = {
+        **DATES,
+        "data": [
+            {"period": f"2026-06-0{day}", "metricType": "Events", "value": 1} for day in (1, 2)
+        ],
+    }
+    usage = parse_usage(body, "us", "pro", date(2026, 6, 1), date(2026, 6, 2))
+    assert usage.granularity == "day"
+
+
+def test_stamped_periods_are_bucketed_by_their_utc_day():
+    body = {
+        **DATES,
+        "data": [
+            {"period": "2026-06-09T16:00:00-08:00", "metricType": "Events", "value": 1},
+            {"period": "2026-06-11T01:00:00+02:00", "metricType": "Events", "value": 2},
+            {"period": "2026-06-10", "metricType": "Events", "value": 4},
+        ],
+    }
+    usage = parse_usage(body, "us", "pro", date(2026, 6, 10), date(2026, 6, 11))
+    assert [(p.period, p.value) for p in usage.series("Events")] == [(date(2026, 6, 10), 7)]
+
+
+def test_storage_read_as_a_flow_is_summed(upstream, sims):
+    from clients.isnotai import IsnotaiClient, level_metrics
+
+    sims.state.isnotai_storage = "flow"  # bytes written per day
+    client = IsnotaiClient(
+        upstream, lambda: {"us": sims.isnotai_us_url, "eu": ""}, "flow", storage="flow"
+    )
+    end = today() - timedelta(days=1)
+    start = end - timedelta(days=4)
+    result = client.usage(ACME.key, "us", start, end, metric="StorageBytes")
+    expected = isnotai_expected("acme", start, end)["StorageBytes"]
+    assert result.value.totals["StorageBytes"] == sum(expected.values())
+    assert result.value.levels == frozenset() and level_metrics("level") == {"StorageBytes"}
+    with pytest.raises(ValueError, match="storage"):
+        level_metrics("stock")
+
+
+def test_strict_regions_get_date_times_after_one_400_logged_once(isnotai, sims, caplog):
+    sims.state.isnotai_date_params = "strict"
+    end = today() - timedelta(days=1)
+    start = end - timedelta(days=4)
+    first = isnotai.usage(ACME.key, "us", start, end)
+    calls = usage_calls(sims)
+    assert [c["status"] for c in calls] == [400, 200]
+    assert calls[1]["query"]["startDate"] == f"{start}T00:00:00Z"
+    assert calls[1]["query"]["endDate"] == f"{end}T23:59:59.999Z"
+    assert {p.period for p in first.value.series("Events")} == set(
+        isnotai_expected("acme", start, end)["Events"]
+    )
+    # Remembered for the region: the next read sends date-times at once.
+    isnotai.usage(ACME.key, "us", start - timedelta(days=1), end)
+    assert [c["status"] for c in usage_calls(sims)] == [400, 200, 200]
+    assert isnotai.sends_datetimes("us") and not isnotai.sends_datetimes("eu")
+    switched = [r for r in caplog.records if "as date-times" in r.getMessage()]
+    assert len(switched) == 1
+
+
+def test_hours_stopping_at_midnight_switch_the_region_to_date_times(isnotai, sims):
+    sims.state.update(isnotai_date_params="instant", isnotai_granularity="hour")
+    end = today() - timedelta(days=1)
+    start = end - timedelta(days=2)
+    result = isnotai.usage(GLOBEX.key, "eu", start, end)
+    expected = isnotai_expected("globex", start, end)
+    assert {p.period: p.value for p in result.value.series("Events")} == expected["Events"]
+    assert isnotai.sends_datetimes("eu") and len(usage_calls(sims)) == 2
+
+
+def test_the_start_sent_is_clamped_to_the_plans_window(isnotai, sims):
+    sims.state.isnotai_window = "empty"  # the literal reading: an early start empties all
+    end = today()
+    first_kept = end - timedelta(days=6)
+    result = isnotai.usage(INITECH.key, "us", end - timedelta(days=20), end)
+    assert result.value.available_from == first_kept
+    assert result.value.start == end - timedelta(days=20)
+    assert min(p.period for p in result.value.points) == first_kept
+    assert usage_calls(sims)[-1]["query"]["startDate"] == first_kept.isoformat()
+    # The tier is known now: the next read is clamped before it is sent, and a range
+    # wholly before the window costs no call at all.
+    before = len(usage_calls(sims))
+    isnotai.usage(INITECH.key, "us", end - timedelta(days=10), end - timedelta(days=1))
+    assert [c["query"]["startDate"] for c in usage_calls(sims)[before:]] == [str(first_kept)]
+    early = isnotai.usage(INITECH.key, "us", end - timedelta(days=30), end - timedelta(days=10))
+    assert early.value.points == () and early.value.totals == {}
+    assert len(usage_calls(sims)) == before + 1
+
+
+def test_int64_values_survive_the_cache_store(isnotai, sims, cache_url, policy, clock, test_secret):
+    from clients.cached_http import CachedUpstream
+    from clients.isnotai import IsnotaiClient
+
+    sims.state.isnotai_values = "big"
+    end = today() - timedelta(days=1)
+    start = end - timedelta(days=2)
+    isnotai.usage(ACME.key, "us", start, end)
+    http = CachedUpstream(cache_url, test_secret, policy, clock=clock)  # no shared memory
+    try:
+        urls = {"us": sims.isnotai_us_url, "eu": sims.isnotai_eu_url}
+        again = IsnotaiClient(http, lambda: urls, "test:isnotai").usage(ACME.key, "us", start, end)
+    finally:
+        http.close()
+    assert again.source == "cache"
+    expected = isnotai_expected("acme", start, end, big=True)["Events"]
+    assert {p.period: p.value for p in again.value.series("Events")} == expected
+    assert again.value.totals["Events"] == sum(expected.values())

@@ -348,6 +348,136 @@ def test_month_granularity_sums_flows_and_keeps_last_level(http, sims):
         assert values[period, "StorageBytes"] == expected["StorageBytes"][max(month_days)]
 
 
+@pytest.mark.parametrize(
+    ("variant", "spelled"),
+    [
+        ("snake", "api_calls"),
+        ("upper_snake", "API_CALLS"),
+        ("kebab", "api-calls"),
+        ("words", "Api Calls"),
+    ],
+)
+def test_metric_spellings(http, sims, variant, spelled):
+    sims.state.isnotai_metric_case = variant
+    body = get_usage(http, sims, ACME, startDate=TODAY, endDate=TODAY).json()
+    assert body["data"][0]["metricType"] == spelled
+
+
+@pytest.mark.parametrize("label", ["month", "first-day"])
+def test_month_labels(http, sims, label):
+    sims.state.update(isnotai_granularity="month", isnotai_month_label=label)
+    sims.state.isnotai_period_format = "date"
+    body = get_usage(http, sims, GLOBEX, startDate="2026-05-20", endDate=TODAY).json()
+    periods = sorted({record["period"] for record in body["data"]})
+    assert periods == (["2026-05", "2026-06"] if label == "month" else ["2026-05-01", "2026-06-01"])
+
+
+@pytest.mark.parametrize(
+    ("zone", "period"),
+    [("+02:00", "2026-06-10T02:00:00+02:00"), ("-08:00", "2026-06-09T16:00:00-08:00")],
+)
+def test_period_zones_write_the_utc_day_start_at_an_offset(http, sims, zone, period):
+    sims.state.isnotai_period_zone = zone
+    body = get_usage(http, sims, ACME, startDate=TODAY, endDate=TODAY).json()
+    assert {record["period"] for record in body["data"]} == {period}
+
+
+def test_hours_add_up_to_the_day_and_a_level_repeats(http, sims):
+    sims.state.update(isnotai_granularity="hour", isnotai_period_format="zulu")
+    body = get_usage(http, sims, ACME, startDate=TODAY, endDate=TODAY).json()
+    events = [r for r in body["data"] if r["metricType"] == "Events"]
+    assert [r["period"] for r in events] == [f"2026-06-10T{h:02}:00:00Z" for h in range(24)]
+    assert sum(r["value"] for r in events) == isnotai_daily("acme", "Events", TODAY)
+    storage = {r["value"] for r in body["data"] if r["metricType"] == "StorageBytes"}
+    assert storage == {isnotai_daily("acme", "StorageBytes", TODAY)}
+
+
+def test_strict_date_params_refuse_bare_dates_and_name_the_field(http, sims):
+    sims.state.isnotai_date_params = "strict"
+    refused = get_usage(http, sims, ACME, startDate="2026-06-09T00:00:00Z", endDate=TODAY)
+    assert assert_envelope(refused, 400, "VALIDATION_ERROR")["details"] == {"field": "endDate"}
+    whole = get_usage(
+        http, sims, ACME, startDate="2026-06-09T00:00:00Z", endDate="2026-06-10T23:59:59.999Z"
+    )
+    assert len(whole.json()["data"]) == 2 * len(METRICS)
+
+
+def test_instant_date_params_stop_hours_at_midnight_of_the_last_day(http, sims):
+    sims.state.update(isnotai_date_params="instant", isnotai_granularity="hour")
+    sims.state.isnotai_period_format = "zulu"
+    body = get_usage(http, sims, ACME, startDate="2026-06-09", endDate=TODAY).json()
+    periods = sorted({record["period"] for record in body["data"]})
+    assert periods[-1] == "2026-06-10T00:00:00Z" and len(periods) == 25
+    served = [r["value"] for r in body["data"] if r["metricType"] == "Events"]
+    assert body["totals"]["events"] == sum(served)  # totals cover what was served
+    whole = get_usage(
+        http, sims, ACME, startDate="2026-06-09T00:00:00Z", endDate="2026-06-10T23:59:59.999Z"
+    ).json()
+    assert len({record["period"] for record in whole["data"]}) == 48
+
+
+def test_empty_window_reading_serves_nothing_for_an_early_start(http, sims):
+    sims.state.isnotai_window = "empty"
+    first_kept = TODAY - timedelta(days=TIER_WINDOW_DAYS["free"] - 1)
+    early = get_usage(http, sims, INITECH, startDate=first_kept - timedelta(days=1), endDate=TODAY)
+    assert early.json()["data"] == []
+    inside = get_usage(http, sims, INITECH, startDate=first_kept, endDate=TODAY)
+    assert len(inside.json()["data"]) == 7 * len(METRICS)
+
+
+@pytest.mark.parametrize("values", ["big", "string", "big-string"])
+def test_int64_values(http, sims, values):
+    sims.state.isnotai_values = values
+    body = get_usage(http, sims, ACME, startDate=TODAY, endDate=TODAY, metric="Events").json()
+    want = isnotai_daily("acme", "Events", TODAY, big=values != "string")
+    raw = body["data"][0]["value"]
+    assert raw == (want if values == "big" else str(want))
+    assert body["totals"]["events"] == raw
+    assert want > 2**53 or values == "string"
+
+
+def test_storage_as_a_flow_is_summed(http, sims):
+    sims.state.update(isnotai_storage="flow", isnotai_granularity="month")
+    start = date(2026, 6, 1)
+    body = get_usage(http, sims, ACME, startDate=start, endDate=TODAY, metric="StorageBytes")
+    days = isnotai_expected("acme", start, TODAY, today=TODAY)["StorageBytes"]
+    assert body.json()["data"][0]["value"] == sum(days.values())
+    assert body.json()["totals"]["storageBytes"] == sum(days.values())
+
+
+NEW_SWITCHES = {
+    "isnotai_granularity": "hour",
+    "isnotai_month_label": "first-day",
+    "isnotai_period_zone": "-08:00",
+    "isnotai_date_params": "strict",
+    "isnotai_window": "empty",
+    "isnotai_values": "big-string",
+    "isnotai_storage": "flow",
+    "isnotai_metric_case": "words",
+}
+
+
+def test_every_answer_switch_is_set_over_http_and_reset(http, sims):
+    control = sims.base_url + "/_sim"
+    changed = http.put(control + "/settings", json=NEW_SWITCHES, timeout=TIMEOUT)
+    assert changed.status_code == 200
+    assert {name: changed.json()[name] for name in NEW_SWITCHES} == NEW_SWITCHES
+    bad = http.put(control + "/settings", json={"isnotai_values": "float"}, timeout=TIMEOUT)
+    assert bad.status_code == 400
+    assert http.post(control + "/reset", timeout=TIMEOUT).status_code == 204
+    defaults = http.get(control + "/settings", timeout=TIMEOUT).json()
+    assert {name: defaults[name] for name in NEW_SWITCHES} == {
+        "isnotai_granularity": "day",
+        "isnotai_month_label": "month",
+        "isnotai_period_zone": "utc",
+        "isnotai_date_params": "lenient",
+        "isnotai_window": "trim",
+        "isnotai_values": "number",
+        "isnotai_storage": "level",
+        "isnotai_metric_case": "canonical",
+    }
+
+
 def test_settings_reject_unknown_values(sims):
     with pytest.raises(ValueError, match="isnotai_totals"):
         sims.state.isnotai_totals = "bogus"
