@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import requests
 from requests_cache import DO_NOT_CACHE, CachedResponse, CachedSession
 from requests_cache.backends import BaseCache
+from requests_cache.models import CachedRequest
 
 from .budget import UpstreamBudget
 from .cache_store import is_redis_url, open_backend
@@ -237,6 +238,30 @@ class CachedUpstream:
         key = self.cache_key(req)
         self._memo.discard(_memo_key(key, req))
         self.session.cache.delete(key)
+
+    def _finding_key(self, name: str) -> str:
+        return hmac.new(self._key, f"finding\0{name}".encode(), hashlib.sha256).hexdigest()
+
+    def recall(self, name: str) -> dict | None:
+        """Return a finding about an upstream kept by `keep` in the shared store, while fresh."""
+        cached = self._read_cache(self._finding_key(name))
+        if cached is None or cached.expires is None or cached.expires <= self.clock():
+            return None
+        try:
+            found = cached.json()
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
+
+    def keep(self, name: str, finding: dict, ttl: timedelta) -> None:
+        """Keep a small JSON finding about an upstream (e.g. how it reads a parameter) for
+        `ttl`, in the store every worker shares, signed like any answer."""
+        url = f"finding:{name}"
+        response = CachedResponse(
+            status_code=200, url=url, request=CachedRequest(method="GET", url=url)
+        )
+        response._content = json.dumps(finding).encode()
+        self._write_cache(self._finding_key(name), response, ttl)
 
     # -- reads -------------------------------------------------------------------------
 

@@ -7,11 +7,12 @@ scope they are allowed, the client never widens or narrows it.
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import requests
 from requests_cache import DO_NOT_CACHE
@@ -36,13 +37,26 @@ from .responses import json_body, retry_after_seconds, success_body
 from .result import Fetched
 
 API = "EvoVoice"
-# FACTS.md leaves open whether `endDate` is inclusive; this is the one place that assumes it.
-END_DATE_INCLUSIVE = True
+END_DATE_RULES = ("inclusive", "exclusive")
+METHODS = ("auto", "get", "post")
+# How long a detected endDate reading is trusted (shared by every worker through the cache).
+END_DATE_TTL = timedelta(days=1)
+# An upstream with no usage in this many recent days cannot tell; ask again after a while.
+PROBE_DAYS = 7
+UNDECIDED_TTL = timedelta(hours=1)
+# Calls made with a session before giving up: the first, then after each new sign-in.
+SESSION_ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
 
 
-def date_params(start: date, end: date) -> dict[str, str]:
-    """Return EvoVoice's `startDate`/`endDate` for the inclusive range [start, end]."""
-    upstream_end = end if END_DATE_INCLUSIVE else end + timedelta(days=1)
+def date_params(start: date, end: date, end_date: str) -> dict[str, str]:
+    """Return EvoVoice's `startDate`/`endDate` for the inclusive range [start, end].
+
+    The one place that knows FACTS.md's open point: `endDate` read as the last day
+    included (`inclusive`) or as the first day left out (`exclusive`, so [start, end+1)).
+    """
+    upstream_end = end + timedelta(days=1) if end_date == "exclusive" else end
     return {"startDate": start.isoformat(), "endDate": upstream_end.isoformat()}
 
 
@@ -91,17 +105,23 @@ class AIUsage:
         )
         return AIUsage(self.start, self.end, accounts, customers)
 
-    def minutes(self, account_id: str | None = None, customer_id: str | None = None) -> int:
-        """Return the minutes of a customer, an account, or (neither given) all accounts."""
+    def minutes(self, account_id: str | None = None, customer_id: str | None = None) -> int | None:
+        """Return the minutes of a customer, an account, or (neither given) all accounts.
+
+        None when EvoVoice listed no record for that customer or account: it reports no
+        usage for it in the range, which is not the same as a record of 0 minutes.
+        """
         if customer_id is not None:
-            return sum(
+            found = [
                 c.ai_minutes
                 for c in self.customers
                 if c.customer_id == customer_id and account_id in (None, c.account_id)
-            )
-        if account_id is not None:
-            return sum(a.ai_minutes for a in self.accounts if a.account_id == account_id)
-        return sum(a.ai_minutes for a in self.accounts)
+            ]
+        elif account_id is not None:
+            found = [a.ai_minutes for a in self.accounts if a.account_id == account_id]
+        else:
+            return sum(a.ai_minutes for a in self.accounts)
+        return sum(found) if found else None
 
 
 @dataclass(frozen=True)
@@ -110,7 +130,7 @@ class MinutesBucket:
 
     start: date
     end: date
-    ai_minutes: int
+    ai_minutes: int | None  # None: no record for the scope in this bucket
     fetched: Fetched[AIUsage]
 
 
@@ -119,7 +139,7 @@ class MinutesSeries:
     """AI minutes over time plus the range total from one whole-range call."""
 
     buckets: tuple[MinutesBucket, ...]
-    total: int
+    total: int | None  # None: no record for the scope in the whole range
     whole: Fetched[AIUsage]
 
     @property
@@ -143,18 +163,34 @@ def _minutes(item: dict) -> int:
     return value
 
 
+def _records(body: dict, key: str) -> list:
+    # ServiceStack omits empty (null) fields: a missing list is an empty one.
+    items = body.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise BadResponse(API, f"EvoVoice answered with {key} that is not a list")
+    return items
+
+
 def parse_usage(body: object, start: date, end: date) -> AIUsage:
-    """Turn an `/ai/usage` body into typed records; raise BadResponse if it is not that shape."""
-    if not isinstance(body, dict) or not ({"accountUsage", "customerUsage"} & body.keys()):
+    """Turn an `/ai/usage` body into typed records; raise BadResponse if it is not that shape.
+
+    `{}` is a legitimate answer with no usage (ServiceStack leaves empty lists out); an
+    object holding only other fields is not this service's answer.
+    """
+    if not isinstance(body, dict):
+        raise BadResponse(API, "EvoVoice answered with something other than a JSON object")
+    if body and not ({"accountUsage", "customerUsage"} & body.keys()):
         raise BadResponse(API, "EvoVoice answered without accountUsage or customerUsage")
     try:
         accounts = tuple(
             AccountMinutes(_text(i, "accountId"), _minutes(i))
-            for i in body.get("accountUsage") or []
+            for i in _records(body, "accountUsage")
         )
         customers = tuple(
             CustomerMinutes(_text(i, "accountId"), _text(i, "customerId"), _minutes(i))
-            for i in body.get("customerUsage") or []
+            for i in _records(body, "customerUsage")
         )
     except (AttributeError, TypeError, ValueError) as exc:
         raise BadResponse(
@@ -181,8 +217,8 @@ def error_for(response: requests.Response) -> UpstreamError:
     )
     kw = {"status": status, "code": code, "field": field}
     if status == 400:
-        what = f"the {field} parameter" if field else "the request"
-        return InvalidRequest(API, f"EvoVoice rejected {what} as invalid", **kw)
+        said = status_info.get("message")
+        return InvalidRequest(API, API, upstream_message=said, sent=response.request, **kw)
     if status == 401:
         return AuthenticationFailed(API, "the service account could not sign in to EvoVoice", **kw)
     if status == 403:
@@ -203,7 +239,12 @@ def error_for(response: requests.Response) -> UpstreamError:
 
 
 class EvovoiceClient:
-    """Reads AI minutes with the service credential, signing in with a session or HTTP Basic."""
+    """Reads AI minutes with the service credential, signing in with a session or HTTP Basic.
+
+    What FACTS.md leaves open is settled here at run time unless configured: how `endDate`
+    is read (`end_date_rule`, `detect_end_date`), the verb `/ai/usage` accepts (`verb`), and
+    whether the deployment signs in at `/auth/credentials` (`auth` turns to `basic` on 404).
+    """
 
     def __init__(
         self,
@@ -213,16 +254,26 @@ class EvovoiceClient:
         password: str,
         *,
         auth: str = "credentials",
+        end_date: str = "inclusive",
+        method: str = "auto",
         concurrency: int = 8,
         namespace: str = "evovoice",
     ) -> None:
         if auth not in ("credentials", "basic"):
             raise ValueError("auth must be 'credentials' or 'basic'")
+        if end_date not in ("auto", *END_DATE_RULES):
+            raise ValueError("end_date must be 'auto', 'inclusive' or 'exclusive'")
+        if method not in METHODS:
+            raise ValueError("method must be 'auto', 'get' or 'post'")
         self.upstream = upstream
         self._base_url = base_url  # resolved late: demo simulators start on first use
         self._username = username
         self._password = password
+        # How calls authenticate now: `credentials` (a session) turns to `basic` for good
+        # when the deployment has no /auth/credentials.
         self.auth = auth
+        self.end_date = end_date  # as configured: auto, inclusive or exclusive
+        self.method = method  # as configured: auto, get or post
         self.concurrency = concurrency
         # Every request thread of this process shares these: at most `concurrency` calls
         # to EvoVoice in flight at once, however many pages are being built.
@@ -230,23 +281,39 @@ class EvovoiceClient:
         self.namespace = namespace
         self._login_lock = threading.Lock()
         self._cookie: str | None = None  # our own jar: the session cookies go to EvoVoice only
+        self._verb_lock = threading.Lock()
+        self._verb: str | None = {"get": "GET", "post": "POST"}.get(method)
+        self._end_date_lock = threading.Lock()
+        self._end_date_known: tuple[str, datetime] | None = None  # (rule, until) here
 
     def base_url(self) -> str:
         """Return EvoVoice's base URL."""
         return self._base_url()
 
+    @property
+    def verb(self) -> str | None:
+        """Return the verb `/ai/usage` is read with (GET or POST), None until auto learns it."""
+        return self._verb
+
     # -- authentication ----------------------------------------------------------------
 
     def _auth_headers(self) -> dict[str, str]:
-        if self.auth == "basic":
-            token = base64.b64encode(f"{self._username}:{self._password}".encode()).decode()
-            return {"Authorization": f"Basic {token}"}
-        cookie = self._cookie or self._login()
-        return {"Cookie": cookie}
+        if self.auth == "credentials":
+            cookie = self._cookie or self._login()
+            if cookie is not None:
+                return {"Cookie": cookie}
+        token = base64.b64encode(f"{self._username}:{self._password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
 
-    def _login(self) -> str:
-        """Sign in, unless another thread signed in meanwhile."""
+    def _login(self) -> str | None:
+        """Sign in, unless another thread signed in meanwhile.
+
+        Return None when the deployment has no /auth/credentials: calls then use HTTP
+        Basic, which EvoVoice accepts on every request, and nobody tries to sign in again.
+        """
         with self._login_lock:
+            if self.auth != "credentials":
+                return None
             if self._cookie is not None:
                 return self._cookie
             if not (self._username and self._password):
@@ -271,6 +338,12 @@ class EvovoiceClient:
                 )
             except requests.RequestException:
                 raise UpstreamUnavailable(API, "could not reach EvoVoice to sign in") from None
+            if response.status_code == 404:
+                self.auth = "basic"
+                log.warning(
+                    "EvoVoice has no /auth/credentials (HTTP 404): using HTTP Basic from now on"
+                )
+                return None
             if response.status_code != 200:
                 error = error_for(response)
                 if response.status_code == 401:
@@ -287,6 +360,80 @@ class EvovoiceClient:
         with self._login_lock:
             if self._cookie == rejected:
                 self._cookie = None
+
+    # -- how endDate is read -----------------------------------------------------------
+
+    def end_date_rule(self, account_id: str | None = None) -> str:
+        """Return how EvoVoice reads `endDate`: as configured, else as detected.
+
+        A detection is kept for a day in the shared cache (every worker reads it) and
+        looked up again hourly; until one is known no read is made, so nothing wrong is shown.
+        """
+        if self.end_date != "auto":
+            return self.end_date
+        known = self._end_date_known
+        if known is not None and known[1] > self.upstream.clock():
+            return known[0]
+        with self._end_date_lock:
+            now = self.upstream.clock()
+            known = self._end_date_known
+            if known is None or known[1] <= now:
+                known = (self._settled_end_date(account_id), now + UNDECIDED_TTL)
+                self._end_date_known = known
+            return known[0]
+
+    def _settled_end_date(self, account_id: str | None) -> str:
+        name = f"{self.namespace}|end-date"
+        found = (self.upstream.recall(name) or {}).get("endDate")
+        if found in END_DATE_RULES:
+            return found
+        rule = self.detect_end_date(account_id)
+        if rule is None and account_id is not None:
+            rule = self.detect_end_date()
+        if rule is None:
+            log.warning(
+                "could not tell how EvoVoice reads endDate (no usage in the last %d days); "
+                "reading it as inclusive, as documented, and asking again in an hour",
+                PROBE_DAYS,
+            )
+            return "inclusive"
+        log.info("EvoVoice reads endDate as %s (detected)", rule)
+        self.upstream.keep(name, {"endDate": rule}, END_DATE_TTL)
+        return rule
+
+    def detect_end_date(self, account_id: str | None = None) -> str | None:
+        """Probe how EvoVoice reads `endDate`: `inclusive`, `exclusive`, or None if unknown.
+
+        Read inclusively a one-day range [D, D] holds D's usage; read exclusively it is
+        empty. So ask [D, D] for yesterday: usage there settles it in one call (the usual
+        case). When empty, ask [D, D+1]: read inclusively it holds only D+1's usage, which
+        [D+1, D+1] then shows too; read exclusively it is D's. EvoVoice rounds per call, so
+        two days under 30 s each may show 1 minute together: only 2 or more prove an
+        exclusive reading. A day without usage says nothing: walk back up to PROBE_DAYS.
+        Probes skip the cache, in `account_id`'s scope (None: every account).
+        """
+        today = self.upstream.clock().date()
+        for back in range(1, PROBE_DAYS + 1):
+            day = today - timedelta(days=back)
+            after = day + timedelta(days=1)
+            try:
+                if self._probe(day, day, account_id):
+                    return "inclusive"
+            except InvalidRequest:
+                return "exclusive"  # it refuses [D, D) as empty: an inclusive server has one day
+            two_days = self._probe(day, after, account_id)
+            # From the second day back, [D+1, D+1] is the day before's [D, D]: empty.
+            if two_days and back == 1 and self._probe(after, after, account_id):
+                return "inclusive"
+            if two_days > 1:
+                return "exclusive"
+        return None
+
+    def _probe(self, start: date, upstream_end: date, account_id: str | None) -> int:
+        """Return the most minutes any record has for these exact startDate and endDate."""
+        params = {"startDate": start.isoformat(), "endDate": upstream_end.isoformat()}
+        usage = self._read(params, start, upstream_end, account_id, None, True, False).value
+        return max((r.ai_minutes for r in (*usage.accounts, *usage.customers)), default=0)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -305,38 +452,78 @@ class EvovoiceClient:
         `totals_only` keeps just what `minutes(account_id, customer_id)` needs, not every
         customer of the account: a series of buckets then stays small in memory.
         """
-        sent: dict[str, str] = {}
+        params = date_params(start, end, self.end_date_rule(account_id))
+        return self._read(params, start, end, account_id, customer_id, refresh, totals_only)
 
-        def headers() -> dict[str, str]:
-            sent.update(self._auth_headers())
-            return sent
-
-        try:
-            return self._fetch(
-                start, end, account_id, customer_id, headers, refresh, sent, totals_only
-            )
-        except SessionExpired:
-            # The session expired upstream: sign in again once (in a slot, like any call).
-            self._forget(sent["Cookie"])
-            return self._fetch(
-                start, end, account_id, customer_id, self._auth_headers, refresh, None, totals_only
-            )
-
-    def _fetch(
-        self, start, end, account_id, customer_id, headers, refresh, session, totals_only
+    def _read(
+        self, params, start, end, account_id, customer_id, refresh, totals_only
     ) -> Fetched[AIUsage]:
-        params = date_params(start, end)
+        """Ask with these exact dates, signing in again when EvoVoice refuses the session."""
         if account_id is not None:
             params["accountId"] = account_id
         if customer_id is not None:
             params["customerId"] = customer_id
+        for _ in range(SESSION_ATTEMPTS):
+            try:
+                return self._with_verb(
+                    params, start, end, account_id, customer_id, refresh, totals_only
+                )
+            except SessionExpired:
+                # The refused session is already forgotten: the next call signs in, once
+                # for every caller that was refused it.
+                continue
+        raise AuthenticationFailed(
+            API,
+            "EvoVoice accepted the service account's sign-in but refused its new session "
+            "(HTTP 401); try again shortly",
+            status=401,
+        )
+
+    def _with_verb(self, params, start, end, account_id, customer_id, refresh, totals_only):
+        verb = self._verb or "GET"
+        args = (params, start, end, account_id, customer_id, refresh, totals_only)
+        try:
+            fetched = self._fetch(verb, *args)
+        except UpstreamError as exc:
+            # Only a guessed GET turns (another thread may have learned POST meanwhile).
+            if verb != "GET" or self._verb == "GET" or exc.status not in (404, 405):
+                raise
+            # A deployment that routes only the reference sample's form: POST + JSON body.
+            fetched = self._fetch("POST", *args)
+            verb = "POST"
+        self._learn_verb(verb)
+        return fetched
+
+    def _learn_verb(self, verb: str) -> None:
+        if self._verb is not None:
+            return
+        with self._verb_lock:
+            if self._verb is None:
+                self._verb = verb
+                if verb == "POST":
+                    log.warning(
+                        "EvoVoice answered GET /ai/usage with 404/405: "
+                        "reading it with POST and a JSON body from now on"
+                    )
+
+    def _fetch(
+        self, verb, params, start, end, account_id, customer_id, refresh, totals_only
+    ) -> Fetched[AIUsage]:
+        sent: dict[str, str] = {}
+
+        def headers() -> dict[str, str]:
+            sent.clear()
+            sent.update(self._auth_headers())
+            return sent
+
         request = UpstreamRequest(
             api=API,
             namespace=self.namespace,
-            method="GET",
+            method=verb,
             base_url=self._base_url(),
             path="/ai/usage",
-            params=params,
+            params=params if verb == "GET" else None,
+            json_body=params if verb == "POST" else None,
             headers=headers,
             # The password is part of the identity: a changed or wrong one never reads
             # answers cached for another. Only an HMAC of it reaches the cache key.
@@ -347,7 +534,8 @@ class EvovoiceClient:
         )
 
         def decode(response: requests.Response) -> AIUsage:
-            if response.status_code == 401 and session and "Cookie" in session:
+            if response.status_code == 401 and "Cookie" in sent:
+                self._forget(sent["Cookie"])
                 raise SessionExpired(API, "the EvoVoice session expired", status=401)
             if not 200 <= response.status_code < 300:
                 raise error_for(response)
@@ -372,6 +560,7 @@ class EvovoiceClient:
         rounded buckets would drift from what EvoVoice bills.
         """
         spans = split(start, end, granularity)
+        self.end_date_rule(account_id)  # settled here, before any bucket is asked for
 
         def one(span: tuple[date, date]) -> Fetched[AIUsage]:
             return self.usage(

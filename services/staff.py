@@ -159,7 +159,7 @@ class Series(MinutesTotals):
     """AI minutes over time for an account or customer, with its range total."""
 
     buckets: tuple[Bucket, ...]
-    total: int
+    total: int | None  # None: EvoVoice listed no record for the scope in the range
     previous_total: int | None
     projection: int | None
 

@@ -28,7 +28,7 @@ class SeriesNumbers:
     """A series' bucket minutes, range total and where its answers came from."""
 
     buckets: tuple[Bucket, ...]
-    total: int
+    total: int | None  # None: no record for the scope in the range
     results: tuple[Fetched[None], ...]  # provenance only: when fetched, whether stale
 
 

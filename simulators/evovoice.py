@@ -4,18 +4,29 @@ Choices for what FACTS.md leaves open:
 
 - `endDate` is inclusive; the one place that says so is `simulators.data.evovoice_served_days`.
   Usage exists from 2020-01-01 up to today (UTC); later days have none.
+  Switch `evovoice_end_date="exclusive"`: `endDate` is the first day left out, so
+  startDate = endDate is an empty range.
 - Parameters come from the query string, then from a JSON-object or form body (the body wins),
   names matched case-insensitively as ServiceStack does. An empty or null value is absent.
   A date-time counts as its UTC date. Defaults: endDate today, startDate endDate - 30 days.
 - `customerId` keeps only that customer; accountUsage then lists only the considered accounts
   owning it. Customers with zero seconds are omitted; one with 1-29 s is listed with 0 minutes.
-  An unknown accountId or customerId gives empty lists.
+  An unknown accountId or customerId gives empty lists. Switches: `evovoice_zero_customers=
+  "listed"` lists customers without usage with 0 minutes; `evovoice_idle="omitted"` lists
+  only accounts with usage and leaves empty lists out, as ServiceStack omits empty fields
+  (an idle range answers `{}`).
 - Auth: a live `ss-id` session cookie, else HTTP Basic. `ss-pid` (and `ss-opt=perm` with
   rememberMe) are set but never checked. Usernames and passwords are case-sensitive.
+  Switches: `evovoice_auth="basic-only"` has no `/auth/credentials` (404, as ServiceStack
+  without the credentials provider); `evovoice_session_uses=N` ends a session after N
+  `/ai/usage` calls (the next one with it gets the empty 401).
+- `/ai/usage` answers every verb. Switch `evovoice_verbs="post-404"` or `"post-405"`: only
+  POST is routed; other verbs get ServiceStack's 404 page or a 405.
 - Always JSON: `Accept`, a `.json` suffix and `?format=json` are accepted; `?callback` is
   ignored (no JSONP).
-- Order of checks on /ai/usage: fault, 401, 403, 400. Faults 401 and 403 answer as the real
-  auth failures (empty bodies); 404, 429 and 5xx answer a responseStatus body; 429 and 503
+- Order of checks on /ai/usage: verb, fault, 401, 403, 400. Faults 401 and 403 answer as the real
+  auth failures (empty bodies); 400 (ArgumentException, with the fault's `message` and
+  `field`), 404, 429 and 5xx answer a responseStatus body; 429 and 503
   send Retry-After only when the fault has `retry_after`.
 """
 
@@ -99,8 +110,17 @@ def fault_response(fault: Fault) -> Response | None:
         return shared
     if fault.kind in ("401", "403"):
         return empty_response(int(fault.kind))
+    if fault.kind == "400":
+        message = fault.message or "Invalid request."
+        return status_response(400, "ArgumentException", message, fault.field)
     headers = retry_after_header(fault.kind, fault.retry_after)
     return status_response(int(fault.kind), *_FAULT_ERRORS[fault.kind], headers=headers)
+
+
+def not_found(path: str) -> Response:
+    """Answer ServiceStack's plain-text 404 for a path no handler serves."""
+    text = f"Handler for Request not found (404):\n\n  Request.PathInfo: /{path}\n"
+    return Response(text, status=404, content_type="text/plain")
 
 
 def request_body() -> dict:
@@ -134,7 +154,7 @@ def _check_password(username: str | None, password: str | None) -> bool:
 
 def current_user(state: SimulatorState) -> str | None:
     """Return the caller's username from a live session cookie or HTTP Basic, else None."""
-    username = state.session_user(request.cookies.get("ss-id"))
+    username = state.use_session(request.cookies.get("ss-id"))
     if username is not None:
         return username
     auth = request.authorization
@@ -166,6 +186,8 @@ def usage_answer(params: dict[str, str], state: SimulatorState) -> dict:
             start = date.min
     if start > end:
         raise BadRequest("ArgumentException", "startDate must not be after endDate", "startDate")
+    if state.evovoice_end_date == "exclusive":
+        end -= timedelta(days=1)  # [start, end): start = end is empty, and so answered
     return evovoice_expected(
         start,
         end,
@@ -173,6 +195,8 @@ def usage_answer(params: dict[str, str], state: SimulatorState) -> dict:
         customer_id=params.get("customerid"),
         extra_customers=state.extra_customers,
         today=state.current_day(),
+        idle=state.evovoice_idle,
+        zero_customers=state.evovoice_zero_customers,
     )
 
 
@@ -227,6 +251,8 @@ def create_evovoice_blueprint(state: SimulatorState, url_prefix: str = "/evovoic
 
     @blueprint.post("/auth/credentials")
     def login() -> Response:
+        if state.evovoice_auth == "basic-only":
+            return not_found("auth/credentials")
         try:
             fields = merged_params(request_body())
         except BadRequest as exc:
@@ -249,6 +275,10 @@ def create_evovoice_blueprint(state: SimulatorState, url_prefix: str = "/evovoic
     @blueprint.route("/ai/usage", methods=ALL_VERBS)
     @blueprint.route("/ai/usage.json", methods=ALL_VERBS)
     def usage() -> Response:
+        if state.evovoice_verbs != "all" and request.method != "POST":
+            if state.evovoice_verbs == "post-405":
+                return status_response(405, "MethodNotAllowed", "Method Not Allowed")
+            return not_found(request.path.removeprefix(url_prefix).lstrip("/"))
         username = current_user(state)
         g.sim_user = username
         fault = state.take_fault(TARGET)
@@ -270,7 +300,6 @@ def create_evovoice_blueprint(state: SimulatorState, url_prefix: str = "/evovoic
 
     @blueprint.route("/<path:rest>", methods=ALL_VERBS)
     def unknown(rest: str) -> Response:
-        text = f"Handler for Request not found (404):\n\n  Request.PathInfo: /{rest}\n"
-        return Response(text, status=404, content_type="text/plain")
+        return not_found(rest)
 
     return blueprint

@@ -25,7 +25,7 @@ FAULTS = [
     ("401", {}, 502, None),
     ("403", {}, 502, None),
 ]
-WORDS_401 = {"isnotai-us": "refused the API key", "evovoice": "could not sign in"}
+WORDS_401 = {"isnotai-us": "refused the API key", "evovoice": "refused its new session"}
 WORDS_403 = {"isnotai-us": "may not read", "evovoice": "lacks the SystemAdministrator role"}
 END = datetime.now(UTC).date() - timedelta(days=2)
 START = END - timedelta(days=6)

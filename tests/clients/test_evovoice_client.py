@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from itertools import pairwise
 
@@ -19,8 +20,10 @@ from clients.errors import (
     AuthenticationFailed,
     BadResponse,
     InvalidRequest,
+    NotFound,
     PermissionDenied,
     RateLimited,
+    UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -29,6 +32,7 @@ from clients.evovoice import (
     CustomerMinutes,
     EvovoiceClient,
     error_for,
+    parse_usage,
 )
 from simulators.data import (
     EVOVOICE_ACCOUNTS,
@@ -67,15 +71,21 @@ def oracle_records(body: dict) -> tuple[tuple, tuple]:
     return accounts, customers
 
 
-def oracle_minutes(body: dict, account_id=None, customer_id=None) -> int:
-    """Minutes of one scope read straight off the oracle's body."""
+def oracle_minutes(body: dict, account_id=None, customer_id=None) -> int | None:
+    """Minutes of one scope read straight off the oracle's body; None when it lists no record."""
     if customer_id is not None:
-        return sum(
+        found = [
             c["aiMinutes"]
-            for c in body["customerUsage"]
+            for c in body.get("customerUsage", ())
             if c["customerId"] == customer_id and account_id in (None, c["accountId"])
-        )
-    return sum(a["aiMinutes"] for a in body["accountUsage"] if account_id in (None, a["accountId"]))
+        ]
+    elif account_id is not None:
+        found = [
+            a["aiMinutes"] for a in body.get("accountUsage", ()) if a["accountId"] == account_id
+        ]
+    else:
+        return sum(a["aiMinutes"] for a in body.get("accountUsage", ()))
+    return sum(found) if found else None
 
 
 def usage_calls(sims) -> list[dict]:
@@ -109,9 +119,19 @@ def make_client(tmp_path, policy, clock, sims):
     """Build clients that each have their own cached session (and so their own cookie jar)."""
     made: list[CachedUpstream] = []
 
-    def make(user=EVOVOICE_SERVICE_USER, *, auth="credentials", concurrency=8, base_url=None):
+    def make(
+        user=EVOVOICE_SERVICE_USER,
+        *,
+        auth="credentials",
+        concurrency=8,
+        base_url=None,
+        end_date="inclusive",
+        method="auto",
+        cache_name=None,
+    ):
+        name = cache_name or f"cache-{len(made)}"
         http = CachedUpstream(
-            f"sqlite:///{tmp_path / f'cache-{len(made)}.sqlite'}", SECRET, policy, clock=clock
+            f"sqlite:///{tmp_path / f'{name}.sqlite'}", SECRET, policy, clock=clock
         )
         made.append(http)
         url = base_url or sims.evovoice_url
@@ -121,6 +141,8 @@ def make_client(tmp_path, policy, clock, sims):
             user[0],
             user[1],
             auth=auth,
+            end_date=end_date,
+            method=method,
             concurrency=concurrency,
             namespace="test:evovoice",
         )
@@ -192,7 +214,8 @@ def test_usage_of_a_customer_of_another_account_is_empty(evovoice):
     fetched = evovoice.usage(START, END, "acct-northwind", "kunde-müller")
     assert fetched.value.accounts == ()
     assert fetched.value.customers == ()
-    assert fetched.value.minutes("acct-northwind", "kunde-müller") == 0
+    # No record is not a record of 0 minutes.
+    assert fetched.value.minutes("acct-northwind", "kunde-müller") is None
 
 
 # --- authentication -------------------------------------------------------------------
@@ -718,3 +741,247 @@ def test_series_keep_totals_only_and_never_hide_customers_from_a_whole_read(
     body = evovoice_expected(START, end, account_id="acct-northwind", extra_customers=2000)
     assert len(whole.value.customers) == len(body["customerUsage"]) > 300
     assert whole.value.minutes("acct-northwind") == series.total
+
+
+# --- open points of the docs: endDate, verb, empty answers, Basic-only, sessions --------
+
+
+def probes(sims) -> list[tuple[str, str]]:
+    """Return the (startDate, endDate) of every /ai/usage call, wherever the dates were sent."""
+    asked = []
+    for call in usage_calls(sims):
+        params = call["body"] or call["query"]
+        asked.append((params["startDate"], params["endDate"]))
+    return asked
+
+
+def test_inclusive_end_date_is_detected_with_one_call(make_client, sims, clock):
+    client = make_client(end_date="auto")
+    yesterday = (clock().date() - ONE_DAY).isoformat()
+    fetched = client.usage(START, END)
+    assert_matches_oracle(fetched, START, END)
+    assert probes(sims) == [(yesterday, yesterday), (START.isoformat(), END.isoformat())]
+    assert client.end_date_rule() == "inclusive"
+
+
+def test_exclusive_end_date_is_detected_and_every_day_is_right(make_client, sims, clock):
+    sims.state.update(evovoice_end_date="exclusive")
+    client = make_client(end_date="auto")
+    start, end = date(2024, 4, 1), date(2024, 4, 5)
+    series = client.minutes_series(start, end, "day", "acct-northwind")
+    today = clock().date()
+    yesterday = today - ONE_DAY
+    assert probes(sims)[:3] == [
+        (yesterday.isoformat(), yesterday.isoformat()),
+        (yesterday.isoformat(), today.isoformat()),
+        (today.isoformat(), today.isoformat()),
+    ]
+    assert client.end_date_rule() == "exclusive"
+    # [start, end + 1): every day bucket holds its day, the range its last day too.
+    for bucket in series.buckets:
+        expected = oracle(bucket.start, bucket.end, "acct-northwind")
+        assert bucket.ai_minutes == oracle_minutes(expected, "acct-northwind") > 0
+    assert series.total == oracle_minutes(oracle(start, end, "acct-northwind"), "acct-northwind")
+    assert (start.isoformat(), (end + ONE_DAY).isoformat()) in probes(sims)
+
+
+def test_detection_walks_back_past_days_without_usage(make_client, sims, clock):
+    # The simulator's last day with usage is three days ago: nearer days say nothing.
+    sims.state.update(today=clock().date() - timedelta(days=3), evovoice_end_date="exclusive")
+    assert make_client().detect_end_date() == "exclusive"
+    sims.state.update(evovoice_end_date="inclusive")
+    assert make_client().detect_end_date() == "inclusive"
+
+
+def test_detection_cannot_tell_without_any_usage(make_client, sims, clock):
+    sims.state.update(today=clock().date() - timedelta(days=30))
+    client = make_client()
+    assert client.detect_end_date() is None
+    # Until it is known the documented reading is used, and detection is tried again later.
+    assert make_client(end_date="auto").end_date_rule() == "inclusive"
+
+
+def test_detected_end_date_is_shared_through_the_cache_for_a_day(make_client, sims, clock):
+    sims.state.update(evovoice_end_date="exclusive")
+    first = make_client(end_date="auto", cache_name="shared")
+    assert first.end_date_rule() == "exclusive"
+    probed = len(usage_calls(sims))
+    # Another worker on the same store reads the finding instead of probing.
+    second = make_client(end_date="auto", cache_name="shared")
+    assert second.end_date_rule() == "exclusive"
+    assert len(usage_calls(sims)) == probed
+    # A day later the finding has expired: the upstream is probed again.
+    clock.advance(hours=25)
+    third = make_client(end_date="auto", cache_name="shared")
+    assert third.end_date_rule() == "exclusive"
+    assert len(usage_calls(sims)) > probed
+
+
+def test_configured_end_date_is_never_probed(make_client, sims):
+    sims.state.update(evovoice_end_date="exclusive")
+    client = make_client(end_date="exclusive")
+    fetched = client.usage(START, END)
+    assert_matches_oracle(fetched, START, END)
+    assert probes(sims) == [(START.isoformat(), (END + ONE_DAY).isoformat())]
+
+
+@pytest.mark.parametrize("verbs", ["post-404", "post-405"])
+def test_get_refused_turns_to_post_once_per_process(make_client, sims, verbs):
+    sims.state.update(evovoice_verbs=verbs)
+    client = make_client()
+    assert client.verb is None
+    first = client.usage(START, END, "acct-northwind")
+    assert_matches_oracle(first, START, END, "acct-northwind")
+    assert client.verb == "POST"
+    second = client.usage(START, END - ONE_DAY, "acct-northwind")
+    assert_matches_oracle(second, START, END - ONE_DAY, "acct-northwind")
+    assert [c["method"] for c in usage_calls(sims)] == ["GET", "POST", "POST"]
+    assert usage_calls(sims)[1]["body"] == {
+        "startDate": START.isoformat(),
+        "endDate": END.isoformat(),
+        "accountId": "acct-northwind",
+    }
+
+
+def test_configured_post_never_sends_get_and_get_stays_get(make_client, sims):
+    sims.state.update(evovoice_verbs="post-405")
+    client = make_client(method="post")
+    assert client.verb == "POST"
+    assert_matches_oracle(client.usage(START, END), START, END)
+    assert [c["method"] for c in usage_calls(sims)] == ["POST"]
+    with pytest.raises(UpstreamError) as raised:
+        make_client(method="get").usage(START, END)
+    assert raised.value.status == 405
+
+
+def test_a_verb_that_worked_is_kept(make_client, sims):
+    client = make_client()
+    client.usage(START, END)
+    assert client.verb == "GET"
+    sims.state.add_fault("evovoice", "404", times=1)
+    with pytest.raises(NotFound):
+        client.usage(START, END - ONE_DAY)
+    assert [c["method"] for c in usage_calls(sims)] == ["GET", "GET"]
+
+
+def test_empty_object_is_no_usage_not_malformed(make_client, sims):
+    sims.state.update(evovoice_idle="omitted")
+    client = make_client()
+    future = date.today() + timedelta(days=30)
+    idle = client.usage(future, future)
+    assert (idle.value.accounts, idle.value.customers) == ((), ())
+    assert idle.value.minutes() == 0
+    assert idle.value.minutes("acct-northwind") is None
+    series = client.minutes_series(START, START + timedelta(days=6), "day", "acct-quiet")
+    for bucket in series.buckets:
+        expected = evovoice_expected(bucket.start, bucket.end, "acct-quiet", idle="omitted")
+        assert bucket.ai_minutes == oracle_minutes(expected, "acct-quiet")
+    assert None in [b.ai_minutes for b in series.buckets]  # some days are idle
+
+
+def test_other_json_objects_are_still_not_an_answer():
+    assert parse_usage({}, START, END).size == 0
+    assert parse_usage({"accountUsage": None}, START, END).size == 0
+    for body in ({"items": []}, {"accountUsage": {}}, []):
+        with pytest.raises(BadResponse):
+            parse_usage(body, START, END)
+
+
+def test_customer_without_a_record_has_no_number_one_listed_with_zero_has_zero(make_client, sims):
+    client = make_client()
+    absent = client.usage(START, END, "acct-quiet", "cust-idle")
+    assert absent.value.minutes("acct-quiet", "cust-idle") is None
+    sims.state.update(evovoice_zero_customers="listed")
+    listed = client.usage(START, END, "acct-quiet", "cust-idle", refresh=True)
+    assert listed.value.minutes("acct-quiet", "cust-idle") == 0
+
+
+def test_basic_only_deployment_falls_back_to_basic_once(make_client, sims, caplog):
+    sims.state.update(evovoice_auth="basic-only")
+    client = make_client()
+    with caplog.at_level("WARNING", logger="clients.evovoice"):
+        series = client.minutes_series(START, START + timedelta(days=9), "day")
+        client.usage(START, END)
+    assert client.auth == "basic"
+    assert series.total == oracle_minutes(oracle(START, START + timedelta(days=9)))
+    assert [c["status"] for c in login_calls(sims)] == [404]
+    assert {c["status"] for c in usage_calls(sims)} == {200}
+    assert len([r for r in caplog.records if "HTTP Basic" in r.getMessage()]) == 1
+
+
+def test_expiring_sessions_sign_in_once_per_expiry_and_stay_exact(make_client, sims):
+    sims.state.update(evovoice_session_uses=10)
+    client = make_client(concurrency=8)
+    start, end = date(2024, 5, 1), date(2024, 5, 31)
+    series = client.minutes_series(start, end, "day", "acct-northwind")
+    for bucket in series.buckets:
+        expected = oracle(bucket.start, bucket.end, "acct-northwind")
+        assert bucket.ai_minutes == oracle_minutes(expected, "acct-northwind")
+    ok = [c for c in usage_calls(sims) if c["status"] == 200]
+    assert len(ok) == 32
+    # One sign-in per expired session, not one per refused call.
+    assert len(login_calls(sims)) <= len(ok) // 10 + 1
+
+
+def test_session_refused_after_a_good_sign_in_never_says_could_not_sign_in(make_client, sims):
+    sims.state.add_fault("evovoice", "401")
+    client = make_client()
+    with pytest.raises(AuthenticationFailed) as raised:
+        client.usage(START, END)
+    assert "could not sign in" not in raised.value.message
+    assert "accepted the service account's sign-in" in raised.value.message
+    assert {c["status"] for c in login_calls(sims)} == {200}
+
+
+def test_parallel_buckets_all_turn_to_post(make_client, sims):
+    sims.state.update(evovoice_verbs="post-405")
+    client = make_client(concurrency=8)
+    start, end = date(2024, 4, 1), date(2024, 4, 10)
+    series = client.minutes_series(start, end, "day", "acct-northwind")
+    for bucket in series.buckets:
+        expected = oracle(bucket.start, bucket.end, "acct-northwind")
+        assert bucket.ai_minutes == oracle_minutes(expected, "acct-northwind")
+    assert client.verb == "POST"
+    assert len([c for c in usage_calls(sims) if c["method"] == "POST"]) == 11
+
+
+def test_a_get_refused_after_another_read_learned_post_still_turns(make_client, sims):
+    # Each call takes 0.3 s: the first read's GET fails at 0.3 s and its POST teaches the
+    # client POST at 0.6 s; the second read's GET, sent at 0.45 s, fails after that.
+    sims.state.update(evovoice_verbs="post-405", latency_ms=300)
+    client = make_client(auth="basic")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(client.usage, START, END)
+        time.sleep(0.45)
+        second = pool.submit(client.usage, START, END - ONE_DAY)
+        assert_matches_oracle(first.result(), START, END)
+        assert_matches_oracle(second.result(), START, END - ONE_DAY)
+    # Logged as they finish: the second GET was refused after the first read learned POST.
+    assert [c["method"] for c in usage_calls(sims)] == ["GET", "POST", "GET", "POST"]
+
+
+def test_detected_end_date_is_shared_through_redis(redis_url, policy, clock, sims):
+    sims.state.update(evovoice_end_date="exclusive")
+    username, password = EVOVOICE_SERVICE_USER
+    stores = [CachedUpstream(redis_url, SECRET, policy, clock=clock) for _ in range(2)]
+    first, second = (
+        EvovoiceClient(http, lambda: sims.evovoice_url, username, password, end_date="auto")
+        for http in stores
+    )
+    try:
+        assert first.end_date_rule() == "exclusive"
+        probed = len(usage_calls(sims))
+        assert probed >= 3
+        # Another worker on the same Redis reads the finding instead of probing.
+        assert second.end_date_rule() == "exclusive"
+        assert len(usage_calls(sims)) == probed
+    finally:
+        for http in stores:
+            http.close()
+
+
+def test_a_server_refusing_a_one_day_range_as_empty_reads_end_date_exclusive(make_client, sims):
+    # An exclusive server may answer [D, D) with 400 ("endDate must be after startDate").
+    sims.state.add_fault("evovoice", "400", times=1)
+    assert make_client().detect_end_date() == "exclusive"
+    assert len(usage_calls(sims)) == 1

@@ -440,3 +440,88 @@ def test_call_log_never_holds_passwords(admin, sims):
     assert login_call["identity"] == EVOVOICE_SERVICE_USER[0]
     assert EVOVOICE_SERVICE_USER[1] not in repr(sims.state.calls())
     assert (usage_call["method"], usage_call["body"]) == ("POST", {"accountId": "acct-quiet"})
+
+
+# --- switches for the docs' open points ---------------------------------------------------
+
+EVOVOICE_SWITCHES = {
+    "evovoice_end_date": "exclusive",
+    "evovoice_verbs": "post-405",
+    "evovoice_idle": "omitted",
+    "evovoice_zero_customers": "listed",
+    "evovoice_auth": "basic-only",
+    "evovoice_session_uses": 3,
+}
+
+
+def test_switches_are_set_over_http_and_reset(http, sims):
+    url = sims.base_url + "/_sim/settings"
+    assert http.put(url, json=EVOVOICE_SWITCHES, timeout=TIMEOUT).status_code == 200
+    shown = http.get(url, timeout=TIMEOUT).json()
+    assert {name: shown[name] for name in EVOVOICE_SWITCHES} == EVOVOICE_SWITCHES
+    bad = http.put(url, json={"evovoice_verbs": "put"}, timeout=TIMEOUT)
+    assert bad.status_code == 400
+    assert "evovoice_verbs" in bad.json()["error"]
+    assert http.post(sims.base_url + "/_sim/reset", timeout=TIMEOUT).status_code in (200, 204)
+    shown = http.get(url, timeout=TIMEOUT).json()
+    assert shown["evovoice_end_date"] == "inclusive"
+    assert shown["evovoice_verbs"] == "all"
+    assert shown["evovoice_idle"] == "zeros"
+    assert shown["evovoice_zero_customers"] == "omitted"
+    assert shown["evovoice_auth"] == "sessions"
+    assert shown["evovoice_session_uses"] == 0
+
+
+def test_exclusive_end_date_leaves_the_end_day_out(admin, sims):
+    sims.state.update(evovoice_end_date="exclusive")
+    day = date(2026, 6, 2)
+    after = day + timedelta(days=1)
+    assert ai_usage(admin, sims, startDate=day, endDate=after).json() == expected(day, day)
+    empty = ai_usage(admin, sims, startDate=day, endDate=day).json()
+    assert empty == expected(day, day - timedelta(days=1))
+    assert empty["customerUsage"] == []
+
+
+@pytest.mark.parametrize(("verbs", "status"), [("post-404", 404), ("post-405", 405)])
+def test_post_only_refuses_other_verbs(admin, sims, verbs, status):
+    sims.state.update(evovoice_verbs=verbs)
+    params = {"startDate": "2026-06-01", "endDate": "2026-06-02"}
+    assert ai_usage(admin, sims, **params).status_code == status
+    assert ai_usage(admin, sims, "PUT", **params).status_code == status
+    posted = ai_usage(admin, sims, "POST", **params)
+    assert posted.json() == expected(date(2026, 6, 1), date(2026, 6, 2))
+
+
+def test_idle_omitted_answers_an_empty_object(admin, sims):
+    sims.state.update(evovoice_idle="omitted")
+    future = TODAY + timedelta(days=5)
+    assert ai_usage(admin, sims, startDate=future, endDate=future).json() == {}
+    busy = ai_usage(admin, sims, startDate="2026-06-01", endDate="2026-06-07").json()
+    assert busy == expected(date(2026, 6, 1), date(2026, 6, 7), idle="omitted")
+
+
+def test_zero_customers_listed_with_zero(admin, sims):
+    params = {"accountId": "acct-quiet", "startDate": "2026-06-01", "endDate": "2026-06-07"}
+    assert "cust-idle" not in {
+        c["customerId"] for c in ai_usage(admin, sims, **params).json()["customerUsage"]
+    }
+    sims.state.update(evovoice_zero_customers="listed")
+    body = ai_usage(admin, sims, **params).json()
+    assert {"accountId": "acct-quiet", "customerId": "cust-idle", "aiMinutes": 0} in body[
+        "customerUsage"
+    ]
+
+
+def test_basic_only_has_no_credentials_provider(http, sims):
+    sims.state.update(evovoice_auth="basic-only")
+    refused = login(http, sims)
+    assert refused.status_code == 404
+    assert "ss-id" not in refused.cookies
+    assert ai_usage(http, sims, auth=EVOVOICE_SERVICE_USER).status_code == 200
+
+
+def test_sessions_end_after_their_uses(admin, sims):
+    sims.state.update(evovoice_session_uses=2)
+    assert [ai_usage(admin, sims).status_code for _ in range(3)] == [200, 200, 401]
+    assert login(admin, sims).status_code == 200
+    assert ai_usage(admin, sims).status_code == 200

@@ -1,0 +1,152 @@
+"""Every way EvoVoice may answer what its docs leave open, against every number shown.
+
+Each variant is a switch of the simulator (`/_sim/settings`). For each, the customer page
+(`/usage`), its AI-minutes export, the staff page of the same scope and both staff exports
+are read through the app, set up
+as in production (`USAGE_EVOVOICE_END_DATE` and `USAGE_EVOVOICE_METHOD` left on `auto`),
+and every number is compared, as an integer, with the oracle in `simulators.data`. A bucket
+or total EvoVoice keeps no record for has no number (the page shows "–", the CSV an empty
+cell), never 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date, timedelta
+from html import unescape
+
+import pytest
+
+from core.periods import split
+from simulators.data import evovoice_expected, evovoice_minutes
+
+START, END = date(2024, 3, 4), date(2024, 3, 17)
+RANGE = {"start": START.isoformat(), "end": END.isoformat(), "granularity": "day"}
+# name → (account, customer): a whole account, a customer idle on some days, one always idle.
+TENANTS = {
+    "northwind": ("acct-northwind", None),
+    "sparse": ("acct-quiet", "cust-sparse"),
+    "idle": ("acct-quiet", "cust-idle"),
+}
+# variant → (simulator switches, the oracle's switches for the bodies it answers)
+VARIANTS = {
+    "as-documented": ({}, {}),
+    "end-date-exclusive": ({"evovoice_end_date": "exclusive"}, {}),
+    "post-only-404": ({"evovoice_verbs": "post-404"}, {}),
+    "post-only-405": ({"evovoice_verbs": "post-405"}, {}),
+    "idle-is-empty-object": ({"evovoice_idle": "omitted"}, {"idle": "omitted"}),
+    "zero-customers-listed": (
+        {"evovoice_zero_customers": "listed"},
+        {"zero_customers": "listed"},
+    ),
+    "basic-only": ({"evovoice_auth": "basic-only"}, {}),
+    "sessions-expire": ({"evovoice_session_uses": 10}, {}),
+    # With endDate configured no probe settles the verb first: buckets learn it in parallel.
+    "post-only-end-date-configured": ({"evovoice_verbs": "post-405"}, {}),
+}
+# The app as deployed by default (conftest pins endDate for tests that count calls).
+DEFAULTS = {"USAGE_EVOVOICE_END_DATE": "auto", "USAGE_EVOVOICE_METHOD": "auto"}
+APP_SETTINGS = {"post-only-end-date-configured": {"USAGE_EVOVOICE_END_DATE": "inclusive"}}
+_ROW = re.compile(r'<tr><th scope="row">([^<]*)</th><td>([^<]*)</td>')
+_TOTAL = re.compile(r'<span class="big">([^<]*)</span>')
+
+
+def shown(text: str) -> int | None:
+    """Read a number as the page prints it ("1,234"; "–" for none)."""
+    text = unescape(text).strip()
+    return None if text == "–" else int(text.replace(",", ""))
+
+
+def cell(text: str) -> int | None:
+    return None if text == "" else int(text)
+
+
+def read_csv(response) -> list[dict]:
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def expected_buckets(account, customer, oracle_switches) -> list[tuple[date, int | None]]:
+    return [
+        (s, evovoice_minutes(s, e, account, customer, **oracle_switches))
+        for s, e in split(START, END, "day")
+    ]
+
+
+@pytest.fixture
+def app_config(app_config, variant):
+    return {**app_config, **DEFAULTS, **APP_SETTINGS.get(variant, {})}
+
+
+@pytest.fixture
+def staff(app, make_tenant, make_user, login):
+    for name, (account, customer) in TENANTS.items():
+        make_tenant(name, account=account, customer=customer)
+    make_user("staff@example.com", role="staff")
+    return login(app.test_client(), "staff@example.com")
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_number_matches_the_oracle(staff, sims, variant):
+    switches, oracle_switches = VARIANTS[variant]
+    sims.state.update(**switches)
+
+    for name, (account, customer) in TENANTS.items():
+        want = expected_buckets(account, customer, oracle_switches)
+        total = evovoice_minutes(START, END, account, customer, **oracle_switches)
+
+        page = staff.get("/usage", query_string={"tenant": name, **RANGE})
+        assert page.status_code == 200, (name, page.get_data(as_text=True)[:500])
+        html = page.get_data(as_text=True)
+        minutes = html[html.index('id="minutes-title"') :]
+        rows = [(date.fromisoformat(p), shown(v)) for p, v in _ROW.findall(minutes)]
+        assert rows == want, name
+        assert shown(_TOTAL.search(minutes).group(1)) == total, name
+        who = f"customer {customer}" if customer else f"account {account}"
+        assert (f"No usage recorded for {who} in this range." in minutes) == (total is None)
+        assert "could not sign in" not in html
+
+        export = read_csv(
+            staff.get("/usage/ai-minutes.csv", query_string={"tenant": name, **RANGE})
+        )
+        assert [(date.fromisoformat(r["period"]), cell(r["ai_minutes"])) for r in export] == want
+        assert {(r["account_id"], r["customer_id"]) for r in export} == {(account, customer or "")}
+
+        scoped = staff.get(
+            "/staff", query_string={"account": account, "customer": customer or "", **RANGE}
+        )
+        assert scoped.status_code == 200, name
+        series = scoped.get_data(as_text=True)
+        assert shown(_TOTAL.search(series).group(1)) == total, name
+        assert [(date.fromisoformat(p), shown(v)) for p, v in _ROW.findall(series)] == want
+        assert (f"No usage recorded for {who} in this range." in series) == (total is None)
+
+    body = evovoice_expected(START, END, **oracle_switches)
+    accounts = read_csv(staff.get("/staff/accounts.csv", query_string=RANGE))
+    assert {r["account_id"]: int(r["ai_minutes"]) for r in accounts} == {
+        a["accountId"]: a["aiMinutes"] for a in body.get("accountUsage", ())
+    }
+    assert len(accounts) == len(body.get("accountUsage", ()))
+    customers = read_csv(staff.get("/staff/customers.csv", query_string=RANGE))
+    assert {(r["account_id"], r["customer_id"]): int(r["ai_minutes"]) for r in customers} == {
+        (c["accountId"], c["customerId"]): c["aiMinutes"] for c in body.get("customerUsage", ())
+    }
+    assert len(customers) == len(body.get("customerUsage", ()))
+
+
+@pytest.mark.parametrize("variant", ["as-documented"])
+def test_the_oracle_tells_the_variants_apart(variant):
+    """Guard the test above: its tenants and range see 0, no record and real minutes."""
+    sparse = expected_buckets("acct-quiet", "cust-sparse", {})
+    assert None in [m for _, m in sparse] and any(m for _, m in sparse)
+    assert {m for _, m in expected_buckets("acct-quiet", "cust-idle", {})} == {None}
+    assert {
+        m for _, m in expected_buckets("acct-quiet", "cust-idle", {"zero_customers": "listed"})
+    } == {0}
+    assert all(m for _, m in expected_buckets("acct-northwind", None, {}))
+    # The last day counts: a reading that drops it changes the total.
+    assert evovoice_minutes(START, END, "acct-northwind") != evovoice_minutes(
+        START, END - timedelta(days=1), "acct-northwind"
+    )
