@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
+from .upstream_text import NAME_LIMIT, readable, sent_secrets
+
+log = logging.getLogger(__name__)
+
 
 class UpstreamError(Exception):
     """An upstream call failed; `message` is safe to show, never containing a credential."""
@@ -24,8 +30,9 @@ class UpstreamError(Exception):
         self.api = api
         self.message = message
         self.status = status
-        self.code = code
-        self.field = field
+        # Both are upstream text: they reach logs and pages.
+        self.code = readable(code, NAME_LIMIT) or None
+        self.field = readable(field, NAME_LIMIT) or None
 
     def __str__(self) -> str:
         details = [
@@ -41,9 +48,30 @@ class UpstreamError(Exception):
 
 
 class InvalidRequest(UpstreamError):
-    """The upstream rejected the parameters (HTTP 400)."""
+    """The upstream refused what the dashboard sent (HTTP 400): never the visitor's fault."""
 
-    page_status = 400
+    def __init__(
+        self,
+        api: str,
+        vendor: str,
+        *,
+        upstream_message: object = None,
+        sent: object = None,
+        field: str | None = None,
+        **kw,
+    ) -> None:
+        # `sent` is the refused request: a credential it carried must not come back quoted.
+        hidden = sent_secrets(sent)
+        field = readable(field, NAME_LIMIT, hidden) or None
+        said = readable(upstream_message, secrets=hidden) or None
+        what = f"the {field} parameter" if field else "the request"
+        message = f"{vendor} refused {what} the dashboard sent"
+        if said:
+            message += f"; it said “{said}”"
+        super().__init__(api, message, field=field, **kw)
+        self.upstream_message = said
+        # Made only from an upstream's answer: the operator must hear of it, once per answer.
+        log.warning("upstream refused a request: %s", self)
 
 
 class AuthenticationFailed(UpstreamError):

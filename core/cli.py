@@ -11,6 +11,7 @@ from blueprints.embed_demo import host_origin
 
 from .cli_admin import tenants_cli, users_cli
 from .cli_embed import embed_token
+from .cli_upstreams import upstreams_cli
 from .demo_seed import DEMO_LOGINS, seed_demo
 
 
@@ -20,6 +21,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(tenants_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(embed_token)
+    app.cli.add_command(upstreams_cli)
 
 
 @click.command("setup")

@@ -5,7 +5,8 @@ latency, no faults):
 
 - `GET /_sim/calls[?target=&path=]` lists logged API requests; `DELETE` clears them.
 - `GET /_sim/faults` lists queued faults; `POST` adds one
-  (`{"target", "kind", "times", "retry_after", "hang_seconds"}`); `DELETE` clears all.
+  (`{"target", "kind", "times", "retry_after", "hang_seconds", "message", "field"}`;
+  `message` and `field` shape a `400`); `DELETE` clears all.
 - `GET /_sim/settings` shows the settings; `PUT` applies a partial update.
 - `DELETE /_sim/sessions` expires every EvoVoice session.
 - `POST /_sim/reset` clears faults, calls, sessions and rate windows; restores settings.
@@ -71,6 +72,8 @@ def _control_blueprint(state: SimulatorState) -> Blueprint:
             times=body.get("times"),
             retry_after=body.get("retry_after"),
             hang_seconds=body.get("hang_seconds"),
+            message=body.get("message"),
+            field=body.get("field"),
         )
         return jsonify(fault.to_dict()), 201
 

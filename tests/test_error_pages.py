@@ -91,3 +91,89 @@ def test_csrf_failures_are_explained(app_config, tmp_path):
     response = app.test_client().post("/usage/refresh")
     assert_own_page(response, 400)
     assert "security token" in response.get_data(as_text=True)
+
+
+# --- an upstream 400 is the dashboard's or the upstream's fault: 502, with its words ---------
+
+HOSTILE = (
+    "<script>alert(1)</script> bad value \x1b[31m for key aik_v1_"
+    + "K" * 40
+    + " please fix "
+    + "x" * 600
+)
+
+
+def upstream_400(sims, target, field):
+    sims.state.add_fault(target, "400", message=HOSTILE, field=field)
+
+
+def assert_upstream_400_shown(response, vendor, field, fragment=False):
+    assert_own_page(response, 502, fragment)
+    body = response.get_data(as_text=True)
+    assert f"{vendor} refused the {field} parameter the dashboard sent" in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; bad value [31m for key [redacted]" in body
+    assert "<script>alert" not in body and "\x1b" not in body
+    assert "aik_v1_KKKK" not in body
+    assert "x" * 300 not in body  # capped
+    assert "Try again" in body
+
+
+@pytest.fixture
+def widget(app, customer, embed_key):
+    from datetime import timedelta
+
+    from services.embed_tokens import mint
+
+    def url(kind):
+        return f"/embed/{kind}?token={mint(embed_key('acme'), ttl=timedelta(minutes=5))}"
+
+    return url
+
+
+def test_an_isnotai_400_is_a_502_with_its_field_and_message(customer, sims, widget, caplog):
+    upstream_400(sims, "isnotai", "metric")
+    fragment = {"HX-Request": "true"}
+    assert_upstream_400_shown(customer.get("/usage?preset=7d"), "isnotai", "metric")
+    assert_upstream_400_shown(
+        customer.get("/usage?preset=7d", headers=fragment), "isnotai", "metric", fragment=True
+    )
+    assert_upstream_400_shown(customer.get("/usage/metrics.csv?preset=7d"), "isnotai", "metric")
+    widget_page = customer.application.test_client().get(widget("metrics"))
+    assert widget_page.status_code == 502
+    assert "isnotai refused the metric parameter" in widget_page.get_data(as_text=True)
+    logged = [r.getMessage() for r in caplog.records if "refused the metric" in r.getMessage()]
+    assert logged and all("aik_v1_KKKK" not in m and "\x1b" not in m for m in logged)
+    assert "code VALIDATION_ERROR, field metric, HTTP 400" in logged[0]
+
+
+def test_an_evovoice_400_is_a_502_on_every_surface(
+    customer, sims, widget, make_user, login, caplog
+):
+    upstream_400(sims, "evovoice", "accountId")
+    assert_upstream_400_shown(customer.get("/usage?preset=7d"), "EvoVoice", "accountId")
+    assert_upstream_400_shown(
+        customer.get("/usage/ai-minutes.csv?preset=7d"), "EvoVoice", "accountId"
+    )
+    widget_page = customer.application.test_client().get(widget("ai-minutes"))
+    assert widget_page.status_code == 502
+    assert "EvoVoice refused the accountId parameter" in widget_page.get_data(as_text=True)
+    make_user("staff@example.com", role="staff")
+    staff = login(customer.application.test_client(), "staff@example.com")
+    assert_upstream_400_shown(staff.get("/staff?preset=7d"), "EvoVoice", "accountId")
+    assert_upstream_400_shown(
+        staff.get("/staff?preset=7d", headers={"HX-Request": "true"}),
+        "EvoVoice",
+        "accountId",
+        fragment=True,
+    )
+    for export in ("/staff/accounts.csv?preset=7d", "/staff/customers.csv?preset=7d"):
+        assert_upstream_400_shown(staff.get(export), "EvoVoice", "accountId")
+    assert staff.get("/staff/accounts/options?q=a").status_code == 502
+    assert any("EvoVoice refused the accountId" in r.getMessage() for r in caplog.records)
+
+
+def test_an_upstream_400_without_details_still_says_whose_fault(customer, sims):
+    sims.state.add_fault("evovoice", "400")
+    page = customer.get("/usage?preset=7d")
+    assert page.status_code == 502
+    assert "EvoVoice refused the request the dashboard sent" in page.get_data(as_text=True)
