@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from services.charts import BYTES_AXIS, COUNT_AXIS, embeddable, series_figure
 from services.shaping import Bucket
-from services.usage import UsageView
+from services.usage import MetricsSection, MinutesSection, UsageView
 
 from .formatting import human_bytes, signed_pct, thousands
 
@@ -19,6 +19,7 @@ METRIC_LABELS = {
     "StorageBytes": "Storage",
     "BotAnalyses": "Bot analyses",
 }
+NOT_ON_PLAN = "not available on your plan"
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,19 @@ class Chart:
     projection: str | None
     has_data: bool
     compare: bool
+    empty: str = ""  # what to say instead of the chart when it has no data, if not the usual
 
 
 def _period(bucket: Bucket) -> str:
     if bucket.start == bucket.end:
         return bucket.start.isoformat()
     return f"{bucket.start.isoformat()} – {bucket.end.isoformat()}"
+
+
+def _cell(bucket: Bucket | None, fmt) -> str:
+    if bucket is not None and not bucket.available:
+        return NOT_ON_PLAN
+    return fmt(bucket.value if bucket else None)
 
 
 def _rows(buckets, previous, fmt) -> list[TableRow]:
@@ -59,8 +67,8 @@ def _rows(buckets, previous, fmt) -> list[TableRow]:
         rows.append(
             TableRow(
                 _period(bucket),
-                fmt(bucket.value),
-                None if previous is None else fmt(before.value if before else None),
+                _cell(bucket, fmt),
+                None if previous is None else _cell(before, fmt),
             )
         )
     return rows
@@ -84,27 +92,70 @@ def _chart(chart_id, title, buckets, previous, *, level, bytes_unit, total, chan
         projection=None if projection is None else fmt(projection),
         has_data=any(b.value is not None for b in buckets),
         compare=previous is not None,
+        empty=f"{title} for this range are {NOT_ON_PLAN}: it is before the history it keeps."
+        if buckets and not any(b.available for b in buckets)
+        else "",
     )
+
+
+def _metric_chart(panel, chart_id: str) -> Chart:
+    return _chart(
+        chart_id,
+        METRIC_LABELS.get(panel.metric, panel.metric),
+        panel.buckets,
+        panel.previous,
+        level=panel.is_level,
+        bytes_unit=panel.metric == "StorageBytes",
+        total=panel.total,
+        change=panel.change,
+        projection=panel.projection,
+    )
+
+
+def metric_notices(section: MetricsSection) -> list[str]:
+    """Return what the page must say about the isnotai numbers before showing them."""
+    notices = []
+    if section.per_month:
+        notices.append(
+            "isnotai reports this range per month, so it is shown in months: "
+            "a finer granularity is not available."
+        )
+    if section.available_from is not None:
+        plan = f"The {section.tier.capitalize()} plan" if section.tier else "Your plan"
+        notices.append(
+            f"{plan} keeps history from {section.available_from.isoformat()}: days before "
+            f"that are {NOT_ON_PLAN}, which is not the same as 0."
+        )
+    return notices
+
+
+def minutes_notice(section: MinutesSection) -> str | None:
+    """Return what the AI-minutes section says above its numbers, if anything."""
+    if section.total is None:
+        # EvoVoice listed no record: not the same as a record of 0 minutes.
+        who = (
+            f"customer {section.customer_id}"
+            if section.customer_id
+            else f"account {section.account_id}"
+        )
+        return f"No usage recorded for {who} in this range."
+    if not section.has_data:
+        return "No AI minutes were used in this range."
+    return None
 
 
 def present_usage(view: UsageView) -> dict:
     """Return the template context for a usage view."""
-    metric_charts = []
+    metric_charts, other_charts, notices = [], [], []
     if view.metrics is not None and view.metrics.error is None:
-        for panel in view.metrics.panels:
-            metric_charts.append(
-                _chart(
-                    f"chart-{panel.metric}",
-                    METRIC_LABELS.get(panel.metric, panel.metric),
-                    panel.buckets,
-                    panel.previous,
-                    level=panel.is_level,
-                    bytes_unit=panel.is_level,
-                    total=panel.total,
-                    change=panel.change,
-                    projection=panel.projection,
-                )
-            )
+        section = view.metrics
+        metric_charts = [_metric_chart(p, f"chart-{p.metric}") for p in section.panels]
+        # Upstream names are hostile text: the chart id is by position, the title escaped.
+        other_charts = [
+            _metric_chart(p, f"chart-other-{index}")
+            for index, p in enumerate(section.other_panels, start=1)
+        ]
+        notices = metric_notices(section)
     minutes_chart = None
     if view.minutes is not None and view.minutes.error is None:
         section = view.minutes
@@ -122,5 +173,8 @@ def present_usage(view: UsageView) -> dict:
     return {
         "view": view,
         "metric_charts": metric_charts,
+        "other_metric_charts": other_charts,
+        "metric_notices": notices,
         "minutes_chart": minutes_chart,
+        "minutes_notice": minutes_notice(view.minutes) if minutes_chart else None,
     }

@@ -24,8 +24,7 @@ from core.upstreams import upstreams
 from models import Tenant
 from services.filters import PRESETS, FilterError, UsageQuery, parse_query
 from services.freshness import Freshness
-from services.shaping import bucket_points
-from services.usage import TenantScope, UsageService
+from services.usage import TenantScope, UsageService, metric_rows
 
 from .exports import csv_response
 from .presenters import present_usage
@@ -158,18 +157,9 @@ def metrics_csv():
         fetched = service.metrics_usage(scope, query)
     except UpstreamError as exc:
         abort(exc.page_status, exc.message)
-    usage = fetched.value
-    rows = [
-        (bucket.start.isoformat(), metric, bucket.value)
-        for metric in query.metrics
-        for bucket in bucket_points(
-            usage.series(metric), metric, query.start, query.end, query.granularity
-        )
-        if bucket.value is not None
-    ]
     return csv_response(
         ("period", "metric", "value"),
-        rows,
+        metric_rows(fetched.value, query),
         _export_name("metrics", tenant, query),
         freshness=Freshness.of([fetched]),
     )

@@ -45,10 +45,16 @@ class Settings(BaseSettings):
 
     isnotai_us_url: str = "https://api.isnotai.com"
     isnotai_eu_url: str = "https://api-eu.isnotai.com"
+    # StorageBytes read as bytes stored (a level: the docs' reading) or bytes written (a flow).
+    isnotai_storage: Literal["level", "flow"] = "level"
     evovoice_url: str = "https://evovoice.io"
     evovoice_username: str = ""
     evovoice_password: str = ""
     evovoice_auth: Literal["credentials", "basic"] = "credentials"
+    # How EvoVoice reads endDate (FACTS.md leaves it open): `auto` detects it once a day.
+    evovoice_end_date: Literal["auto", "inclusive", "exclusive"] = "auto"
+    # The verb /ai/usage is read with: `auto` sends GET and turns to POST on a 404/405.
+    evovoice_method: Literal["auto", "get", "post"] = "auto"
 
     # Upstream HTTP limits, seconds.
     connect_timeout: float = Field(3.05, gt=0)

@@ -59,19 +59,28 @@ def build_upstreams(app: Flask, settings: Settings) -> Upstreams:
 
         demo = DemoUpstreams()
         username, password = EVOVOICE_SERVICE_USER
-        isnotai = IsnotaiClient(http, demo.isnotai_urls, namespace="demo:isnotai")
+        isnotai = IsnotaiClient(
+            http, demo.isnotai_urls, namespace="demo:isnotai", storage=settings.isnotai_storage
+        )
         evovoice = EvovoiceClient(
             http,
             demo.evovoice_url,
             username,
             password,
+            end_date=settings.evovoice_end_date,
+            method=settings.evovoice_method,
             concurrency=settings.evovoice_concurrency,
             namespace="demo:evovoice",
         )
         return Upstreams(http, isnotai, evovoice, demo)
 
     urls = {"us": settings.isnotai_us_url, "eu": settings.isnotai_eu_url}
-    isnotai = IsnotaiClient(http, lambda: urls, namespace="isnotai:" + _tag(str(urls)))
+    isnotai = IsnotaiClient(
+        http,
+        lambda: urls,
+        namespace="isnotai:" + _tag(str(urls)),
+        storage=settings.isnotai_storage,
+    )
     evovoice = None
     if settings.has_upstream_credentials:
         evovoice = EvovoiceClient(
@@ -80,6 +89,8 @@ def build_upstreams(app: Flask, settings: Settings) -> Upstreams:
             settings.evovoice_username,
             settings.evovoice_password,
             auth=settings.evovoice_auth,
+            end_date=settings.evovoice_end_date,
+            method=settings.evovoice_method,
             concurrency=settings.evovoice_concurrency,
             namespace="evovoice:" + _tag(settings.evovoice_url),
         )

@@ -9,12 +9,12 @@ from datetime import UTC, date, datetime
 from clients.deadline import both, carried, deadline_in
 from clients.errors import UpstreamError
 from clients.evovoice import EvovoiceClient, MinutesSeries
-from clients.isnotai import LEVEL_METRICS, IsnotaiClient, IsnotaiUsage
+from clients.isnotai import IsnotaiClient, IsnotaiUsage
 from clients.result import Fetched
 
 from .filters import UsageQuery
 from .freshness import Freshness
-from .shaping import Bucket, MinutesTotals, bucket_points, change_pct, projection
+from .shaping import Bucket, MinutesTotals, change_pct, metric_buckets, projection
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,7 @@ class MetricPanel:
     total: int | None
     previous_total: int | None
     projection: int | None
-
-    @property
-    def is_level(self) -> bool:
-        """Tell whether this metric is a level (shown as a line, never summed)."""
-        return self.metric in LEVEL_METRICS
+    is_level: bool = False  # a level is shown as a line and never summed
 
     @property
     def change(self) -> float | None:
@@ -63,12 +59,13 @@ class MetricsSection:
     panels: list[MetricPanel] = field(default_factory=list)
     tier: str | None = None
     history_start: date | None = None
-    unknown_metrics: tuple[str, ...] = ()
+    # Metric types isnotai sent that are none of the five, each as a panel of its own.
+    other_panels: list[MetricPanel] = field(default_factory=list)
+    # The first day the plan keeps, when the range starts before it.
+    available_from: date | None = None
+    # isnotai reported the range per month, coarser than the granularity asked for.
+    per_month: bool = False
     error: UpstreamError | None = None
-
-    def window_cuts(self, query: UsageQuery) -> bool:
-        """Tell whether the range reaches back past the plan's history window."""
-        return self.history_start is not None and query.start < self.history_start
 
 
 @dataclass(frozen=True)
@@ -155,33 +152,31 @@ class UsageService:
         results.extend([current, previous])
         usage, before = current.value, previous.value
         now = self.now()
-        panels = []
-        for metric in query.metrics:
-            buckets = bucket_points(
-                usage.series(metric), metric, query.start, query.end, query.granularity
-            )
-            old = query.previous
-            prior = bucket_points(
-                before.series(metric), metric, old.start, old.end, old.granularity
-            )
+        # Days the plan does not keep have no run rate: project from the first one it keeps.
+        kept_from = max(query.start, usage.available_from or query.start)
+
+        def panel(metric: str) -> MetricPanel:
             total = usage.totals.get(metric)
-            panels.append(
-                MetricPanel(
-                    metric=metric,
-                    buckets=buckets,
-                    previous=prior if query.compare == "previous" else None,
-                    total=total,
-                    previous_total=before.totals.get(metric),
-                    projection=None
-                    if metric in LEVEL_METRICS
-                    else projection(total, query.start, query.end, now),
-                )
+            level = metric in usage.levels
+            return MetricPanel(
+                metric=metric,
+                buckets=metric_buckets(usage, metric, query.granularity),
+                previous=metric_buckets(before, metric, query.granularity)
+                if query.compare == "previous"
+                else None,
+                total=total,
+                previous_total=before.totals.get(metric),
+                projection=None if level else projection(total, kept_from, query.end, now),
+                is_level=level,
             )
+
         return MetricsSection(
-            panels=panels,
+            panels=[panel(metric) for metric in query.metrics],
             tier=usage.tier,
             history_start=usage.history_start(now.date()),
-            unknown_metrics=usage.unknown_metrics,
+            other_panels=[panel(metric) for metric in other_metrics(usage, query)],
+            available_from=usage.available_from,
+            per_month=usage.granularity == "month" and query.granularity != "month",
         )
 
     # -- EvoVoice --------------------------------------------------------------------------
@@ -241,6 +236,21 @@ class UsageService:
             previous_total=previous_total,
             projection=projection(series.total, query.start, query.end, self.now()),
         )
+
+
+def other_metrics(usage: IsnotaiUsage, query: UsageQuery) -> tuple[str, ...]:
+    """Return the metric types shown besides the five: all isnotai sent, unless one is picked."""
+    return usage.unknown_metrics if query.metric == "all" else ()
+
+
+def metric_rows(usage: IsnotaiUsage, query: UsageQuery) -> list[tuple[str, str, int]]:
+    """Return (period start, metric, value) for every bucket with a value, as on the page."""
+    return [
+        (bucket.start.isoformat(), metric, bucket.value)
+        for metric in (*query.metrics, *other_metrics(usage, query))
+        for bucket in metric_buckets(usage, metric, query.granularity)
+        if bucket.value is not None
+    ]
 
 
 def _buckets(series: MinutesSeries) -> list[Bucket]:

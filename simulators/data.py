@@ -5,12 +5,14 @@ expected answer without asking the simulator. Nothing here reads the clock on im
 
 isnotai values are seeded by sha256 of (integration name, metric, day): a per-integration base,
 a weekly pattern and slow growth since 2019. StorageBytes is a level (bytes stored at the end
-of the day), never a flow.
+of the day), never a flow, unless the simulator is switched to report it as bytes written per
+day. With `big=True` every value is INT64_OFFSET (2^53) larger, beyond what a float holds exactly.
 
 EvoVoice usage is whole seconds per (account, customer, day), served as float. The named
 customers are seeded by sha256; the synthetic scale-test customers (`extra_customers`) use
 `rate(customer) * weight(day)`, so a range total is one multiplication per customer.
-EvoVoice has usage from EVOVOICE_FIRST_DAY to today only; `endDate` is inclusive.
+EvoVoice has usage from EVOVOICE_FIRST_DAY to today only; the oracle takes inclusive ranges
+(the simulator turns an exclusive `endDate` into one when switched to read it so).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ LEVEL_METRICS = frozenset({"StorageBytes"})  # summing a level across days is me
 EXTRA_METRIC = "WebhookDeliveries"  # an unknown metric type the API may start sending
 TIER_WINDOW_DAYS = {"free": 7, "pro": 30, "enterprise": 2557}  # enterprise: 7 years
 TIER_RATE_PER_MINUTE = {"free": 60, "pro": 600, "enterprise": 6000}
+
+INT64_OFFSET = 2**53  # added to every value by isnotai_values="big": a float would round it
 
 _MB = 1024 * 1024
 _FLOW_BASE = {  # daily count range of the per-integration base, before growth
@@ -112,9 +116,12 @@ def canonical_metric(metric: str) -> str:
     raise KeyError(metric)
 
 
-def isnotai_daily(name: str, metric: str, day: date) -> int:
+def isnotai_daily(name: str, metric: str, day: date, big: bool = False) -> int:
     """Return the value the simulator serves for this integration, metric and day."""
-    metric = canonical_metric(metric)
+    return _daily(name, canonical_metric(metric), day) + (INT64_OFFSET if big else 0)
+
+
+def _daily(name: str, metric: str, day: date) -> int:
     growth = 1 + max((day - _GROWTH_EPOCH).days, 0) / _GROWTH_DAYS
     noise = _unit("isnotai", name, metric, day.isoformat())
     if metric in LEVEL_METRICS:
@@ -139,11 +146,14 @@ def isnotai_expected(
     end: date,
     today: date | None = None,
     metrics: tuple[str, ...] = METRICS,
+    big: bool = False,
 ) -> dict[str, dict[date, int]]:
     """Return metric -> day -> value as served for [start, end] under the tier window."""
     tier = isnotai_integration(name).tier
     days = isnotai_served_days(tier, start, end, today or utc_today())
-    return {metric: {day: isnotai_daily(name, metric, day) for day in days} for metric in metrics}
+    return {
+        metric: {day: isnotai_daily(name, metric, day, big) for day in days} for metric in metrics
+    }
 
 
 # --- EvoVoice --------------------------------------------------------------------------
@@ -278,8 +288,16 @@ def evovoice_expected(
     customer_id: str | None = None,
     extra_customers: int = 0,
     today: date | None = None,
+    *,
+    idle: str = "zeros",
+    zero_customers: str = "omitted",
 ) -> dict:
-    """Return exactly the body the EvoVoice simulator answers for these parameters."""
+    """Return exactly the body the EvoVoice simulator answers for the days [start, end].
+
+    `idle` and `zero_customers` are the simulator's switches of the same names: "omitted"
+    idle lists only accounts with usage and leaves empty lists out (an idle range is `{}`);
+    "listed" zero customers lists customers without usage with 0 minutes.
+    """
     days = evovoice_served_days(start, end, today or utc_today())
     accounts = [account_id] if account_id is not None else list(EVOVOICE_ACCOUNTS)
     account_usage: list[dict] = []
@@ -293,10 +311,37 @@ def evovoice_expected(
             if not totals:
                 continue  # the filtered customer is not in this account: list it not at all
         account_seconds = sum(seconds for _, seconds in totals)
+        if idle == "omitted" and not account_seconds:
+            continue
         account_usage.append({"accountId": account, "aiMinutes": ai_minutes(account_seconds)})
         customer_usage.extend(
             {"accountId": account, "customerId": customer, "aiMinutes": ai_minutes(seconds)}
             for customer, seconds in totals
-            if seconds
+            if seconds or zero_customers == "listed"
         )
-    return {"accountUsage": account_usage, "customerUsage": customer_usage}
+    body = {"accountUsage": account_usage, "customerUsage": customer_usage}
+    if idle == "omitted":
+        return {name: records for name, records in body.items() if records}
+    return body
+
+
+def evovoice_minutes(
+    start: date,
+    end: date,
+    account_id: str | None = None,
+    customer_id: str | None = None,
+    **switches,
+) -> int | None:
+    """Return the minutes the dashboard must show for a scope over [start, end].
+
+    A customer (or account) EvoVoice lists no record for has no number (None), which is
+    not 0; every account together is the sum of the accounts listed.
+    """
+    body = evovoice_expected(start, end, account_id, customer_id, **switches)
+    if customer_id is not None:
+        found = [c["aiMinutes"] for c in body.get("customerUsage", ())]
+    else:
+        found = [a["aiMinutes"] for a in body.get("accountUsage", ())]
+        if account_id is None:
+            return sum(found)
+    return sum(found) if found else None

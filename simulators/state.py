@@ -28,6 +28,7 @@ TARGET_GROUPS = {
     "evovoice": frozenset({"evovoice"}),
 }
 FAULT_KINDS = (
+    "400",
     "500",
     "502",
     "503",
@@ -57,6 +58,8 @@ class Fault:
     remaining: int | None
     retry_after: int | None = None
     hang_seconds: float | None = None
+    message: str | None = None  # a 400's text, as the upstream would write it
+    field: str | None = None  # the parameter a 400 names
 
     def hang_for(self) -> float:
         """Return how long to hold the request before answering."""
@@ -142,10 +145,27 @@ class SimulatorState:
     isnotai_period_format = _Setting(
         "dotnet", _choice("dotnet", "date", "zulu", "naive", "fractional")
     )
-    isnotai_metric_case = _Setting("canonical", _choice("canonical", "lower", "upper"))
+    isnotai_metric_case = _Setting(
+        "canonical",
+        _choice("canonical", "lower", "upper", "snake", "upper_snake", "kebab", "words"),
+    )
     isnotai_totals = _Setting("camel", _choice("camel", "canonical", "none", "unknown"))
     isnotai_extra_metric = _Setting(False, _flag)
-    isnotai_granularity = _Setting("day", _choice("day", "month"))
+    isnotai_granularity = _Setting("day", _choice("day", "month", "hour"))
+    isnotai_month_label = _Setting("month", _choice("month", "first-day"))
+    isnotai_period_zone = _Setting("utc", _choice("utc", "+02:00", "-08:00"))
+    isnotai_date_params = _Setting("lenient", _choice("lenient", "strict", "instant"))
+    isnotai_window = _Setting("trim", _choice("trim", "empty"))
+    isnotai_values = _Setting("number", _choice("number", "big", "string", "big-string"))
+    isnotai_storage = _Setting("level", _choice("level", "flow"))
+
+    # EvoVoice's open points (simulators/evovoice.py says what each means); defaults as before.
+    evovoice_end_date = _Setting("inclusive", _choice("inclusive", "exclusive"))
+    evovoice_verbs = _Setting("all", _choice("all", "post-404", "post-405"))
+    evovoice_idle = _Setting("zeros", _choice("zeros", "omitted"))
+    evovoice_zero_customers = _Setting("omitted", _choice("omitted", "listed"))
+    evovoice_auth = _Setting("sessions", _choice("sessions", "basic-only"))
+    evovoice_session_uses = _Setting(0, _count)  # 0: sessions never expire
 
     SETTINGS = (
         "latency_ms",
@@ -157,6 +177,18 @@ class SimulatorState:
         "isnotai_totals",
         "isnotai_extra_metric",
         "isnotai_granularity",
+        "isnotai_month_label",
+        "isnotai_period_zone",
+        "isnotai_date_params",
+        "isnotai_window",
+        "isnotai_values",
+        "isnotai_storage",
+        "evovoice_end_date",
+        "evovoice_verbs",
+        "evovoice_idle",
+        "evovoice_zero_customers",
+        "evovoice_auth",
+        "evovoice_session_uses",
     )
 
     def __init__(self, **settings: object) -> None:
@@ -165,6 +197,7 @@ class SimulatorState:
         self._faults: list[Fault] = []
         self._calls: deque[dict] = deque(maxlen=CALL_LOG_LIMIT)
         self._sessions: dict[str, str] = {}
+        self._session_uses: dict[str, int] = {}
         self._windows: dict[str, deque[float]] = {}
         defaults = {name: getattr(type(self), name).default for name in self.SETTINGS}
         self._initial = {**defaults, **self._validated(settings)}
@@ -203,6 +236,7 @@ class SimulatorState:
         with self._lock:
             self._calls.clear()
             self._sessions.clear()
+            self._session_uses.clear()
             self._windows.clear()
         self.update(**self._initial)
 
@@ -215,6 +249,8 @@ class SimulatorState:
         times: int | None = None,
         retry_after: int | None = None,
         hang_seconds: float | None = None,
+        message: str | None = None,
+        field: str | None = None,
     ) -> Fault:
         """Queue a fault for a target ("isnotai" means both regions)."""
         kind = str(kind)
@@ -225,7 +261,12 @@ class SimulatorState:
         times = _optional_number("times", times, int, minimum=1)
         retry_after = _optional_number("retry_after", retry_after, int, minimum=0)
         hang_seconds = _optional_number("hang_seconds", hang_seconds, (int, float), minimum=0)
-        fault = Fault(kind, TARGET_GROUPS[target], times, retry_after, hang_seconds)
+        for name, text in (("message", message), ("field", field)):
+            if text is not None and not isinstance(text, str):
+                raise ValueError(f"{name} must be text or null; got {text!r}")
+        fault = Fault(
+            kind, TARGET_GROUPS[target], times, retry_after, hang_seconds, message, field
+        )
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -297,7 +338,9 @@ class SimulatorState:
         session_id = secrets.token_urlsafe(15)
         with self._lock:
             if len(self._sessions) >= SESSION_LIMIT:
-                self._sessions.pop(next(iter(self._sessions)))  # drop the oldest
+                oldest = next(iter(self._sessions))
+                self._sessions.pop(oldest)
+                self._session_uses.pop(oldest, None)
             self._sessions[session_id] = username
         return session_id
 
@@ -306,15 +349,34 @@ class SimulatorState:
         with self._lock:
             return self._sessions.get(session_id or "")
 
+    def use_session(self, session_id: str | None) -> str | None:
+        """Return the username of a live session, counting one use of it.
+
+        With `evovoice_session_uses` set, a session answers that many calls, then is gone.
+        """
+        with self._lock:
+            username = self._sessions.get(session_id or "")
+            if username is None or not self.evovoice_session_uses:
+                return username
+            used = self._session_uses.get(session_id, 0) + 1
+            if used > self.evovoice_session_uses:
+                del self._sessions[session_id]
+                self._session_uses.pop(session_id, None)
+                return None
+            self._session_uses[session_id] = used
+            return username
+
     def close_session(self, session_id: str | None) -> None:
         """End one session if it exists."""
         with self._lock:
             self._sessions.pop(session_id or "", None)
+            self._session_uses.pop(session_id or "", None)
 
     def expire_evovoice_sessions(self) -> None:
         """Invalidate every EvoVoice session cookie, as a server restart would."""
         with self._lock:
             self._sessions.clear()
+            self._session_uses.clear()
 
     # --- isnotai rate limiting -----------------------------------------------------
 

@@ -139,6 +139,9 @@ def app_config(tmp_path, sims) -> dict:
         "USAGE_EVOVOICE_URL": sims.evovoice_url,
         "USAGE_EVOVOICE_USERNAME": username,
         "USAGE_EVOVOICE_PASSWORD": password,
+        # Not `auto`: its endDate probe would add calls to every count of EvoVoice calls
+        # here. tests/test_evovoice_variants.py runs the default against every variant.
+        "USAGE_EVOVOICE_END_DATE": "inclusive",
         "USAGE_UPSTREAM_DEADLINE": 3.0,
         "USAGE_READ_TIMEOUT": 1.0,
     }
