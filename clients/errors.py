@@ -57,11 +57,13 @@ class InvalidRequest(UpstreamError):
         *,
         upstream_message: object = None,
         sent: object = None,
+        secrets: tuple[str, ...] = (),
         field: str | None = None,
         **kw,
     ) -> None:
-        # `sent` is the refused request: a credential it carried must not come back quoted.
-        hidden = sent_secrets(sent)
+        # `sent` is the refused request: a credential it carried must not come back quoted;
+        # `secrets` are the ones it did not carry (a password behind a session cookie).
+        hidden = [*sent_secrets(sent), *secrets]
         field = readable(field, NAME_LIMIT, hidden) or None
         said = readable(upstream_message, secrets=hidden) or None
         what = f"the {field} parameter" if field else "the request"

@@ -199,7 +199,7 @@ def parse_usage(body: object, start: date, end: date) -> AIUsage:
     return AIUsage(start, end, accounts, customers)
 
 
-def error_for(response: requests.Response) -> UpstreamError:
+def error_for(response: requests.Response, secrets: tuple[str, ...] = ()) -> UpstreamError:
     """Map a non-2xx EvoVoice answer (often an empty body) to a typed error."""
     status = response.status_code
     body = json_body(response)
@@ -218,7 +218,9 @@ def error_for(response: requests.Response) -> UpstreamError:
     kw = {"status": status, "code": code, "field": field}
     if status == 400:
         said = status_info.get("message")
-        return InvalidRequest(API, API, upstream_message=said, sent=response.request, **kw)
+        return InvalidRequest(
+            API, API, upstream_message=said, sent=response.request, secrets=secrets, **kw
+        )
     if status == 401:
         return AuthenticationFailed(API, "the service account could not sign in to EvoVoice", **kw)
     if status == 403:
@@ -538,7 +540,7 @@ class EvovoiceClient:
                 self._forget(sent["Cookie"])
                 raise SessionExpired(API, "the EvoVoice session expired", status=401)
             if not 200 <= response.status_code < 300:
-                raise error_for(response)
+                raise error_for(response, secrets=(self._password,))
             usage = parse_usage(success_body(response, API, "EvoVoice"), start, end)
             return usage.totals_for(account_id, customer_id) if totals_only else usage
 

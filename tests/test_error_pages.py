@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from simulators.data import EVOVOICE_SERVICE_USER
+
 MARKERS = ("Traceback", "Werkzeug", "werkzeug", "Internal Server Error</title>", 'File "')
 
 
@@ -177,3 +179,15 @@ def test_an_upstream_400_without_details_still_says_whose_fault(customer, sims):
     page = customer.get("/usage?preset=7d")
     assert page.status_code == 502
     assert "EvoVoice refused the request the dashboard sent" in page.get_data(as_text=True)
+
+
+def test_an_evovoice_400_never_quotes_the_service_password(customer, sims, caplog):
+    # On a session cookie the password is not in the refused request, yet an upstream
+    # could still echo it back.
+    password = EVOVOICE_SERVICE_USER[1]
+    sims.state.add_fault("evovoice", "400", message=f"bad login {password} here", field="x")
+    page = customer.get("/usage?preset=7d")
+    assert page.status_code == 502
+    body = page.get_data(as_text=True)
+    assert "bad login [redacted] here" in body and password not in body
+    assert not [r for r in caplog.records if password in r.getMessage()]
