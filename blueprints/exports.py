@@ -49,11 +49,16 @@ def freshness_value(freshness: Freshness) -> str:
         parts.append(f"fetched-at={when}")
     if freshness.stale:
         reason = " / ".join(freshness.stale_reasons)
-        # Printable ASCII only, and nothing that would end the quoted value or the part.
-        reason = "".join(c if " " <= c <= "~" else "?" for c in reason)
-        reason = reason.replace("\\", "/").replace('"', "'").replace(";", ",")
-        parts.append(f'reason="{reason[:300]}"')
+        parts.append(f'reason="{_quotable(reason)}"')
+    if freshness.caveats:
+        parts.append(f'caveat="{_quotable(" / ".join(freshness.caveats))}"')
     return "; ".join(parts)
+
+
+def _quotable(text: str) -> str:
+    # Printable ASCII only, and nothing that would end the quoted value or the part.
+    text = "".join(c if " " <= c <= "~" else "?" for c in text)
+    return text.replace("\\", "/").replace('"', "'").replace(";", ",")[:300]
 
 
 def csv_response(

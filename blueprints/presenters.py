@@ -74,7 +74,19 @@ def _rows(buckets, previous, fmt) -> list[TableRow]:
     return rows
 
 
-def _chart(chart_id, title, buckets, previous, *, level, bytes_unit, total, change, projection):
+def _chart(
+    chart_id,
+    title,
+    buckets,
+    previous,
+    *,
+    level,
+    bytes_unit,
+    total,
+    change,
+    projection,
+    no_change="no data for the previous range",
+):
     fmt = human_bytes if bytes_unit else thousands
     figure = series_figure(
         title, buckets, previous, line=level, unit_axis=BYTES_AXIS if bytes_unit else COUNT_AXIS
@@ -86,9 +98,7 @@ def _chart(chart_id, title, buckets, previous, *, level, bytes_unit, total, chan
         rows=_rows(buckets, previous, fmt),
         total=fmt(total),
         total_label="at the end of the range" if level else "in the range",
-        change="no data for the previous range"
-        if change is None
-        else f"{signed_pct(change)} vs previous range",
+        change=no_change if change is None else f"{signed_pct(change)} vs previous range",
         projection=None if projection is None else fmt(projection),
         has_data=any(b.value is not None for b in buckets),
         compare=previous is not None,
@@ -109,6 +119,9 @@ def _metric_chart(panel, chart_id: str) -> Chart:
         total=panel.total,
         change=panel.change,
         projection=panel.projection,
+        no_change=f"no comparison: the previous range is partly {NOT_ON_PLAN}"
+        if panel.previous_cut
+        else "no data for the previous range",
     )
 
 

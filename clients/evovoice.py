@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import requests
@@ -44,6 +44,10 @@ END_DATE_TTL = timedelta(days=1)
 # An upstream with no usage in this many recent days cannot tell; ask again after a while.
 PROBE_DAYS = 7
 UNDECIDED_TTL = timedelta(hours=1)
+GUESSED_END_DATE = (
+    "AI minutes may be off by a day at the end of each period: how EvoVoice counts its end "
+    "date could not be checked yet (no usage in the last days to tell by)"
+)
 # Calls made with a session before giving up: the first, then after each new sign-in.
 SESSION_ATTEMPTS = 3
 
@@ -286,7 +290,8 @@ class EvovoiceClient:
         self._verb_lock = threading.Lock()
         self._verb: str | None = {"get": "GET", "post": "POST"}.get(method)
         self._end_date_lock = threading.Lock()
-        self._end_date_known: tuple[str, datetime] | None = None  # (rule, until) here
+        # (rule, until, detected): an undetected rule is the documented guess, said on reads.
+        self._end_date_known: tuple[str, datetime, bool] | None = None
 
     def base_url(self) -> str:
         """Return EvoVoice's base URL."""
@@ -343,7 +348,8 @@ class EvovoiceClient:
             if response.status_code == 404:
                 self.auth = "basic"
                 log.warning(
-                    "EvoVoice has no /auth/credentials (HTTP 404): using HTTP Basic from now on"
+                    "EvoVoice has no /auth/credentials (HTTP 404); from now on every call "
+                    "signs with HTTP Basic (the docs allow it)"
                 )
                 return None
             if response.status_code != 200:
@@ -371,24 +377,29 @@ class EvovoiceClient:
         A detection is kept for a day in the shared cache (every worker reads it) and
         looked up again hourly; until one is known no read is made, so nothing wrong is shown.
         """
+        return self._end_date(account_id)[0]
+
+    def _end_date(self, account_id: str | None) -> tuple[str, bool]:
+        """Return the rule and whether it is known (configured or detected), not guessed."""
         if self.end_date != "auto":
-            return self.end_date
+            return self.end_date, True
         known = self._end_date_known
         if known is not None and known[1] > self.upstream.clock():
-            return known[0]
+            return known[0], known[2]
         with self._end_date_lock:
             now = self.upstream.clock()
             known = self._end_date_known
             if known is None or known[1] <= now:
-                known = (self._settled_end_date(account_id), now + UNDECIDED_TTL)
+                rule, detected = self._settled_end_date(account_id)
+                known = (rule, now + UNDECIDED_TTL, detected)
                 self._end_date_known = known
-            return known[0]
+            return known[0], known[2]
 
-    def _settled_end_date(self, account_id: str | None) -> str:
+    def _settled_end_date(self, account_id: str | None) -> tuple[str, bool]:
         name = f"{self.namespace}|end-date"
         found = (self.upstream.recall(name) or {}).get("endDate")
         if found in END_DATE_RULES:
-            return found
+            return found, True
         rule = self.detect_end_date(account_id)
         if rule is None and account_id is not None:
             rule = self.detect_end_date()
@@ -398,10 +409,10 @@ class EvovoiceClient:
                 "reading it as inclusive, as documented, and asking again in an hour",
                 PROBE_DAYS,
             )
-            return "inclusive"
+            return "inclusive", False
         log.info("EvoVoice reads endDate as %s (detected)", rule)
         self.upstream.keep(name, {"endDate": rule}, END_DATE_TTL)
-        return rule
+        return rule, True
 
     def detect_end_date(self, account_id: str | None = None) -> str | None:
         """Probe how EvoVoice reads `endDate`: `inclusive`, `exclusive`, or None if unknown.
@@ -454,8 +465,10 @@ class EvovoiceClient:
         `totals_only` keeps just what `minutes(account_id, customer_id)` needs, not every
         customer of the account: a series of buckets then stays small in memory.
         """
-        params = date_params(start, end, self.end_date_rule(account_id))
-        return self._read(params, start, end, account_id, customer_id, refresh, totals_only)
+        rule, known = self._end_date(account_id)
+        params = date_params(start, end, rule)
+        fetched = self._read(params, start, end, account_id, customer_id, refresh, totals_only)
+        return fetched if known else replace(fetched, caveat=GUESSED_END_DATE)
 
     def _read(
         self, params, start, end, account_id, customer_id, refresh, totals_only

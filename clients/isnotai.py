@@ -131,6 +131,11 @@ class IsnotaiUsage:
         """Return the first day this tier keeps (earlier days are not available)."""
         return history_start(self.tier, today)
 
+    @property
+    def reaches_end(self) -> bool:
+        """Tell whether any record falls on the last day asked for (days, not months)."""
+        return self.granularity == "day" and any(p.period == self.end for p in self.points)
+
 
 def parse_period(text: str) -> tuple[datetime, datetime | None]:
     """Parse a period label into its start as a UTC instant and as written (None: a month)."""
@@ -327,6 +332,8 @@ class IsnotaiClient:
         self.levels = level_metrics(storage)
         self._lock = threading.Lock()
         self._datetime_regions: set[str] = set()
+        # Regions whose answers to bare dates were seen to include the last day asked.
+        self._date_regions: set[str] = set()
         self._tiers: dict[str, str] = {}  # keyed hash of an API key → its plan tier
         self._salt = secrets.token_bytes(16)
 
@@ -421,10 +428,44 @@ class IsnotaiClient:
                 raise
             self._use_datetimes(region, f"refused a bare date for {exc.field}")
         else:
-            if not fetched.value.end_cut:
+            answer = fetched.value
+            if answer.end_cut:
+                self._use_datetimes(region, "read endDate as an instant (hours stop at 00:00)")
+            elif answer.reaches_end:
+                with self._lock:
+                    self._date_regions.add(region)
                 return fetched
-            self._use_datetimes(region, "read endDate as an instant (hours stop at 00:00)")
+            elif not answer.points or self._dates_confirmed(region):
+                return fetched
+            else:
+                # A missing last day is either a quiet day or an upstream that read endDate
+                # as 00:00 and left that day out: the date-time form tells them apart.
+                return self._probe_last_day(api_key, region, start, end, metric, refresh, fetched)
         return self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=True)
+
+    def _dates_confirmed(self, region: str) -> bool:
+        with self._lock:
+            return region in self._date_regions
+
+    def _probe_last_day(
+        self,
+        api_key: str,
+        region: str,
+        start: date,
+        end: date,
+        metric: str | None,
+        refresh: bool,
+        fetched: Fetched[IsnotaiUsage],
+    ) -> Fetched[IsnotaiUsage]:
+        try:
+            probed = self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=True)
+        except InvalidRequest:
+            with self._lock:  # it takes dates only: what it answered to them stands
+                self._date_regions.add(region)
+            return fetched
+        if probed.value.reaches_end:
+            self._use_datetimes(region, "left out the last day of a bare-date range")
+        return probed
 
     def _fetch(
         self,

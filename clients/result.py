@@ -18,6 +18,7 @@ class Fetched(Generic[T]):
     fetched_at: datetime  # UTC, when the upstream produced this answer
     source: Source
     stale_reason: str | None = None  # why a stale answer stands in for a fresh one
+    caveat: str | None = None  # why its numbers may be wrong although the read succeeded
 
     @property
     def from_cache(self) -> bool:

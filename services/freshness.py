@@ -15,6 +15,7 @@ class Freshness:
 
     fetched_at: datetime | None
     stale_reasons: tuple[str, ...] = ()
+    caveats: tuple[str, ...] = ()  # why some numbers shown may be wrong
 
     @classmethod
     def of(cls, results: Sequence[Fetched]) -> Freshness:
@@ -24,7 +25,8 @@ class Freshness:
         reasons = tuple(
             dict.fromkeys(r.stale_reason for r in results if r.stale and r.stale_reason)
         )
-        return cls(min(r.fetched_at for r in results), reasons)
+        caveats = tuple(dict.fromkeys(r.caveat for r in results if r.caveat))
+        return cls(min(r.fetched_at for r in results), reasons, caveats)
 
     @property
     def stale(self) -> bool:

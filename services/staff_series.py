@@ -38,7 +38,8 @@ def numbers_of(series: MinutesSeries) -> SeriesNumbers:
         buckets=tuple(Bucket(b.start, b.end, b.ai_minutes) for b in series.buckets),
         total=series.total,
         results=tuple(
-            Fetched(None, r.fetched_at, r.source, r.stale_reason) for r in series.results
+            Fetched(None, r.fetched_at, r.source, r.stale_reason, r.caveat)
+            for r in series.results
         ),
     )
 

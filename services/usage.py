@@ -40,10 +40,15 @@ class MetricPanel:
     previous_total: int | None
     projection: int | None
     is_level: bool = False  # a level is shown as a line and never summed
+    # The previous range reaches back past the plan's history: part of it is missing, so
+    # a change against it would compare unlike spans.
+    previous_cut: bool = False
 
     @property
     def change(self) -> float | None:
         """Return the change against the previous range, in percent."""
+        if self.previous_cut:
+            return None
         return change_pct(self.total, self.previous_total)
 
     @property
@@ -168,6 +173,7 @@ class UsageService:
                 previous_total=before.totals.get(metric),
                 projection=None if level else projection(total, kept_from, query.end, now),
                 is_level=level,
+                previous_cut=before.available_from is not None,
             )
 
         return MetricsSection(

@@ -260,9 +260,14 @@ def ai_minutes(seconds: float) -> int:
     return int((seconds + 30) // 60)
 
 
-def evovoice_served_days(start: date, end: date, today: date) -> list[date]:
-    """Return the days of [start, end] (end inclusive) that can have usage."""
-    low, high = max(start, EVOVOICE_FIRST_DAY), min(end, today)
+def evovoice_served_days(
+    start: date, end: date, today: date, quiet_days: int = 0
+) -> list[date]:
+    """Return the days of [start, end] (end inclusive) that can have usage.
+
+    `quiet_days`: nothing is used anywhere in that many days up to today.
+    """
+    low, high = max(start, EVOVOICE_FIRST_DAY), min(end, today - timedelta(days=quiet_days))
     return days_between(low, high) if low <= high else []
 
 
@@ -291,6 +296,7 @@ def evovoice_expected(
     *,
     idle: str = "zeros",
     zero_customers: str = "omitted",
+    quiet_days: int = 0,
 ) -> dict:
     """Return exactly the body the EvoVoice simulator answers for the days [start, end].
 
@@ -298,7 +304,7 @@ def evovoice_expected(
     idle lists only accounts with usage and leaves empty lists out (an idle range is `{}`);
     "listed" zero customers lists customers without usage with 0 minutes.
     """
-    days = evovoice_served_days(start, end, today or utc_today())
+    days = evovoice_served_days(start, end, today or utc_today(), quiet_days)
     accounts = [account_id] if account_id is not None else list(EVOVOICE_ACCOUNTS)
     account_usage: list[dict] = []
     customer_usage: list[dict] = []

@@ -197,6 +197,7 @@ def usage_answer(params: dict[str, str], state: SimulatorState) -> dict:
         today=state.current_day(),
         idle=state.evovoice_idle,
         zero_customers=state.evovoice_zero_customers,
+        quiet_days=state.evovoice_quiet_days,
     )
 
 

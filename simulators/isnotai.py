@@ -23,7 +23,8 @@ Choices for what FACTS.md leaves open (default first; switch them on SimulatorSt
 - `startDate`/`endDate` parameters: any ISO-8601 date or date-time, read as its UTC date
   (`isnotai_date_params`: lenient; strict = a bare date is a 400 naming the field;
   instant = a bare date is its 00:00 UTC instant, and a period is served when its start
-  lies in [startDate, endDate], so hourly answers stop at 00:00 of the last day).
+  lies in [startDate, endDate], so hourly answers stop at 00:00 of the last day;
+  instant-exclusive = the same with the endDate instant left out, so the last day is missing).
 - A start before the tier's window serves the days inside it (`isnotai_window="empty"`:
   the literal reading, no data at all when startDate is before the window).
 - Response `startDate`/`endDate` echo the requested range after defaults (not clamped to
@@ -171,7 +172,10 @@ def _parse_date(args, field: str, reading: str) -> datetime | None:
         if reading == "lenient" or bare:
             day = parse_day(text)
             late = field == "endDate" and reading == "lenient"
-            return datetime.combine(day, time.max if late else time(), UTC)
+            moment = datetime.combine(day, time.max if late else time(), UTC)
+            if field == "endDate" and reading == "instant-exclusive":
+                moment -= timedelta(microseconds=1)  # up to, not including, 00:00
+            return moment
         moment = datetime.fromisoformat(text.strip())
         return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (ValueError, OverflowError):

@@ -154,7 +154,9 @@ class SimulatorState:
     isnotai_granularity = _Setting("day", _choice("day", "month", "hour"))
     isnotai_month_label = _Setting("month", _choice("month", "first-day"))
     isnotai_period_zone = _Setting("utc", _choice("utc", "+02:00", "-08:00"))
-    isnotai_date_params = _Setting("lenient", _choice("lenient", "strict", "instant"))
+    isnotai_date_params = _Setting(
+        "lenient", _choice("lenient", "strict", "instant", "instant-exclusive")
+    )
     isnotai_window = _Setting("trim", _choice("trim", "empty"))
     isnotai_values = _Setting("number", _choice("number", "big", "string", "big-string"))
     isnotai_storage = _Setting("level", _choice("level", "flow"))
@@ -166,6 +168,7 @@ class SimulatorState:
     evovoice_zero_customers = _Setting("omitted", _choice("omitted", "listed"))
     evovoice_auth = _Setting("sessions", _choice("sessions", "basic-only"))
     evovoice_session_uses = _Setting(0, _count)  # 0: sessions never expire
+    evovoice_quiet_days = _Setting(0, _count)  # no usage anywhere in the last N days
 
     SETTINGS = (
         "latency_ms",
@@ -189,6 +192,7 @@ class SimulatorState:
         "evovoice_zero_customers",
         "evovoice_auth",
         "evovoice_session_uses",
+        "evovoice_quiet_days",
     )
 
     def __init__(self, **settings: object) -> None:

@@ -150,3 +150,29 @@ def test_the_oracle_tells_the_variants_apart(variant):
     assert evovoice_minutes(START, END, "acct-northwind") != evovoice_minutes(
         START, END - timedelta(days=1), "acct-northwind"
     )
+
+
+@pytest.mark.parametrize("variant", ["as-documented"])
+@pytest.mark.parametrize("reading", ["inclusive", "exclusive"])
+def test_an_end_date_that_cannot_be_detected_is_said_on_every_surface(staff, sims, reading):
+    # Nothing used anywhere lately: no probe can tell the readings apart, so the numbers
+    # rest on the documented guess, and every surface says so.
+    sims.state.update(evovoice_end_date=reading, evovoice_quiet_days=10)
+    page = staff.get("/usage", query_string={"tenant": "northwind", **RANGE})
+    assert page.status_code == 200
+    assert "Check these numbers:" in page.get_data(as_text=True)
+    assert "end date could not be checked yet" in page.get_data(as_text=True)
+    scoped = staff.get("/staff", query_string={"account": "acct-northwind", **RANGE})
+    assert "Check these numbers:" in scoped.get_data(as_text=True)
+    export = staff.get("/usage/ai-minutes.csv", query_string={"tenant": "northwind", **RANGE})
+    assert 'caveat="AI minutes may be off by a day' in export.headers["X-Data-Freshness"]
+    sims.state.update(evovoice_quiet_days=0)
+
+
+@pytest.mark.parametrize("variant", ["end-date-exclusive"])
+def test_a_detected_end_date_carries_no_caveat(staff, sims, variant):
+    sims.state.update(evovoice_end_date="exclusive")
+    page = staff.get("/usage", query_string={"tenant": "northwind", **RANGE})
+    assert "Check these numbers:" not in page.get_data(as_text=True)
+    export = staff.get("/usage/ai-minutes.csv", query_string={"tenant": "northwind", **RANGE})
+    assert "caveat=" not in export.headers["X-Data-Freshness"]

@@ -68,6 +68,10 @@ VARIANTS = {
     "end-read-as-instant": Variant(
         {"isnotai_date_params": "instant", "isnotai_granularity": "hour"}
     ),
+    "end-left-out": Variant({"isnotai_date_params": "instant-exclusive"}),
+    "end-left-out-hours": Variant(
+        {"isnotai_date_params": "instant-exclusive", "isnotai_granularity": "hour"}
+    ),
     "empty-outside-window": Variant({"isnotai_window": "empty"}),
     "int64-big": Variant({"isnotai_values": "big"}),
     "int64-strings": Variant({"isnotai_values": "string"}),

@@ -415,3 +415,13 @@ def test_an_export_is_bounded_by_the_request_deadline(client, tenants, login, si
     assert response.status_code == 504
     # 31 bucket reads at 8 at a time: bounded only because the request shares one deadline.
     assert time.monotonic() - started < app_config["USAGE_UPSTREAM_DEADLINE"] + 2
+
+
+def test_no_change_is_computed_against_a_range_the_plan_does_not_keep(client, tenants, login):
+    login(client, "acme@example.com")  # Pro: 30 days of history
+    inside = client.get("/usage?preset=7d&metric=ApiCalls").get_data(as_text=True)
+    assert "% vs previous range" in inside
+    past_window = client.get("/usage?preset=30d&metric=ApiCalls").get_data(as_text=True)
+    metrics = past_window[: past_window.index('id="minutes-title"')]
+    assert "% vs previous range" not in metrics
+    assert "no comparison: the previous range is partly not available on your plan" in metrics
