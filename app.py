@@ -15,8 +15,8 @@ from core.config import InsecureConfiguration, Settings
 from core.extensions import compress, csrf, db, htmx, login_manager, migrate
 from core.observability import init_observability
 from core.secrets_box import SecretBox
-from core.upstreams import build_upstreams
 from core.web_security import init_web_security
+from upstreams import build_upstreams
 
 
 def load_settings(test_config: Mapping[str, Any] | None) -> Settings:
@@ -77,7 +77,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["secret_box"] = SecretBox(settings.encryption_key_list)
 
     from blueprints import register_blueprints
-    from core.cli import register_cli
+    from cli import register_cli
 
     init_observability(app, settings.log_format)
     compress.init_app(app)

@@ -19,12 +19,12 @@ from flask import (
 from sqlalchemy import select
 
 from core.extensions import db
-from core.upstreams import upstreams
 from models import RevokedEmbedToken, Tenant
 from services.embed_keys import find_key
 from services.embed_tokens import EmbedGrant, TokenRefused, verify
 from services.filters import PRESETS, FilterError, parse_query, preset_range
 from services.usage import TenantScope
+from upstreams import upstreams
 
 from .presenters import present_usage
 from .rendering import wants_fragment

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request
 
-from core.demo_seed import the_demo_tenant
+from demo.seed import host_origin, the_demo_tenant
 from services.embed_keys import current_key
 from services.embed_tokens import mint
 
 bp = Blueprint("embed_demo", __name__)
 
 DEMO_TENANT = "acme"
-
-
-def host_origin(public_url: str) -> str:
-    """Return the demo host page's origin: the public URL's port on `localhost`."""
-    parts = urlsplit(public_url)
-    return f"{parts.scheme}://localhost:{parts.port or 80}"
 
 
 @bp.get("/embed-demo")

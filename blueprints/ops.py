@@ -12,8 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from sqlalchemy import text
 
 from core.extensions import db
-from core.upstreams import upstreams
 from core.web_security import talisman
+from upstreams import upstreams
 
 bp = Blueprint("ops", __name__)
 

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from clients.errors import UpstreamError
 from core.extensions import db, login_manager
 from core.refresh_limits import refresh_retry_after
-from core.upstreams import upstreams
 from models import Tenant
 from services.charts import COUNT_AXIS, embeddable, series_figure
 from services.filters import PRESETS, FilterError
@@ -29,6 +28,7 @@ from services.staff import (
 )
 from services.staff_charts import ranking_figure
 from services.staff_series import SeriesMemo
+from upstreams import upstreams
 
 from .exports import csv_response
 from .formatting import signed_pct, thousands

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import (
     Blueprint,
     Response,
@@ -20,11 +18,11 @@ from sqlalchemy import select
 from clients.errors import UpstreamError
 from core.extensions import db
 from core.refresh_limits import refresh_retry_after
-from core.upstreams import upstreams
 from models import Tenant
 from services.filters import PRESETS, FilterError, UsageQuery, parse_query
 from services.freshness import Freshness
 from services.usage import TenantScope, UsageService, metric_rows
+from upstreams import upstreams
 
 from .exports import csv_response
 from .presenters import present_usage
@@ -189,9 +187,3 @@ def ai_minutes_csv():
         _export_name("ai-minutes", tenant, query),
         freshness=Freshness.of(series.results),
     )
-
-
-@bp.app_template_global()
-def utc_now() -> datetime:
-    """Return the current UTC time for templates that say how old data is."""
-    return datetime.now(UTC)

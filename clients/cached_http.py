@@ -5,7 +5,7 @@ the policy is ours because the library's defaults do not fit an API proxy:
 - its key ignores `Authorization`, so two tenants would share a response: our key is an
   HMAC over the request *and* the credential, and the credential is redacted from storage;
 - it would cache a 200 whose body is malformed: we parse first and store only what parsed;
-- stale-if-error must say *why* it is stale, and must not hide a revoked key (4xx);
+- stale-if-error must say *why* it is stale, and must not hide a refused credential (401, 403);
 - a store that cannot be opened must not take the pages down: they read the upstreams.
 """
 
@@ -31,10 +31,11 @@ from requests_cache import DO_NOT_CACHE, CachedResponse, CachedSession
 from requests_cache.backends import BaseCache
 from requests_cache.models import CachedRequest
 
+from core.request_context import current_deadline, request_id
+
 from .budget import UpstreamBudget
 from .cache_store import is_redis_url, open_backend
 from .concurrency import ProcessSlots
-from .deadline import current_deadline
 from .errors import (
     BadResponse,
     BudgetExceeded,
@@ -46,7 +47,7 @@ from .errors import (
 from .memo import decoded_answers
 from .result import Fetched
 from .singleflight import RedisFlights, SingleFlight
-from .telemetry import CACHE_EVENTS, UPSTREAM_CALLS, UPSTREAM_SECONDS, request_id
+from .telemetry import CACHE_EVENTS, UPSTREAM_CALLS, UPSTREAM_SECONDS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -232,12 +233,6 @@ class CachedUpstream:
             self.session.cache.save_response(response, key, datetime.now(UTC) + ttl)
         except Exception as exc:  # noqa: BLE001 - likewise for writes
             log.warning("cache write failed: %s", type(exc).__name__)
-
-    def invalidate(self, req: UpstreamRequest) -> None:
-        """Forget the cached answer to one request."""
-        key = self.cache_key(req)
-        self._memo.discard(_memo_key(key, req))
-        self.session.cache.delete(key)
 
     def _finding_key(self, name: str) -> str:
         return hmac.new(self._key, f"finding\0{name}".encode(), hashlib.sha256).hexdigest()

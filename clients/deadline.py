@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from contextvars import ContextVar, Token, copy_context
+from contextvars import copy_context
 from typing import TypeVar
+
+from core.request_context import end_deadline, start_deadline
 
 T = TypeVar("T")
 U = TypeVar("U")
-_deadline: ContextVar[float | None] = ContextVar("upstream_deadline", default=None)
 
 
 @contextmanager
@@ -22,11 +22,6 @@ def deadline_in(seconds: float) -> Iterator[None]:
         yield
     finally:
         end_deadline(token)
-
-
-def current_deadline() -> float | None:
-    """Return the monotonic time by which the current request's reads must end, if any."""
-    return _deadline.get()
 
 
 def carried(fn: Callable[..., T]) -> Callable[..., T]:
@@ -40,15 +35,3 @@ def both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
     with ThreadPoolExecutor(max_workers=2) as pool:
         one, two = pool.submit(carried(first)), pool.submit(carried(second))
         return one.result(), two.result()
-
-
-def start_deadline(seconds: float) -> Token:
-    """Bound every upstream read of the current request; pass the token to end_deadline."""
-    current = _deadline.get()
-    mine = time.monotonic() + seconds
-    return _deadline.set(mine if current is None else min(current, mine))
-
-
-def end_deadline(token: Token) -> None:
-    """Lift the bound set by start_deadline."""
-    _deadline.reset(token)

@@ -53,7 +53,6 @@ DATE_FIELDS = ("startdate", "enddate")
 _TIERS_KEPT = 10_000  # keys whose tier this process remembers
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 _DIGITS = re.compile(r"^[+-]?\d+$")
 _NOT_NAME = re.compile(r"[\s_-]+")
 _INT53 = 2**53
@@ -143,7 +142,7 @@ def parse_period(text: str) -> tuple[datetime, datetime | None]:
     month = _MONTH.match(text)
     if month:
         return datetime(int(month[1]), int(month[2]), 1, tzinfo=UTC), None
-    written = datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", text))
+    written = datetime.fromisoformat(text)
     if written.tzinfo is None:  # a bare date or an unzoned time is UTC
         return written.replace(tzinfo=UTC), written
     return written.astimezone(UTC), written

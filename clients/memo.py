@@ -55,12 +55,6 @@ class ExpiringLRU(Generic[V]):
             while self._weight > self.max_weight:
                 self._drop(next(iter(self._entries)))
 
-    def discard(self, key: Hashable) -> None:
-        """Forget a key."""
-        with self._lock:
-            if key in self._entries:
-                self._drop(key)
-
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)

@@ -1,15 +1,8 @@
-"""What the clients count: upstream calls by API and outcome, their latency, cache use.
-
-Also the request id of the dashboard request being served, sent upstream with each call.
-"""
+"""What the clients count: upstream calls by API and outcome, their latency, cache use."""
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-
 from prometheus_client import Counter, Histogram
-
-request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 UPSTREAM_CALLS = Counter(
     "usage_upstream_requests_total",

@@ -12,8 +12,7 @@ from flask import Flask, Response, current_app, g, request
 from prometheus_client import Counter, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
-from clients.deadline import end_deadline, start_deadline
-from clients.telemetry import request_id
+from .request_context import end_deadline, request_id, start_deadline
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

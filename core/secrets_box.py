@@ -43,11 +43,3 @@ def _fernet_key(material: str) -> bytes:
     return base64.urlsafe_b64encode(
         hashlib.sha256(b"usage-data-key\0" + material.encode()).digest()
     )
-
-
-def mask(secret: str | None) -> str:
-    """Show a key as its prefix and last four characters, like `aik_v1_…Xy3Q`."""
-    if not secret:
-        return ""
-    prefix = "aik_v1_" if secret.startswith("aik_v1_") else ""
-    return f"{prefix}…{secret[-4:]}" if len(secret) > len(prefix) + 8 else "…"

@@ -31,7 +31,7 @@ from clients.upstream_text import MESSAGE_LIMIT, NAME_LIMIT, readable
 from .usage import TenantScope
 
 if TYPE_CHECKING:
-    from core.upstreams import Upstreams
+    from upstreams import Upstreams
 
 T = TypeVar("T")
 

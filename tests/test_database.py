@@ -8,8 +8,8 @@ from sqlalchemy import delete, inspect, select, text
 
 from app import create_app
 from core.config import Settings
-from core.demo_seed import DEMO_LOGINS, seed_demo
 from core.extensions import db
+from demo.seed import DEMO_LOGINS, seed_demo
 from devtools.servers import clean_environment, run_flask
 from models import Tenant, User
 

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flask import Blueprint
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -67,15 +66,6 @@ def make_app(app_config):
         application.extensions["upstreams"].http.close()
 
 
-def register_landing_stubs(app) -> None:
-    """Give the app /usage and /staff endpoints if their blueprints are not there yet."""
-    for name in ("usage", "staff"):
-        if f"{name}.page" not in app.view_functions:
-            stub = Blueprint(name, __name__)
-            stub.add_url_rule(f"/{name}", "page", lambda: "stub")
-            app.register_blueprint(stub)
-
-
 # --- signing in ------------------------------------------------------------------------
 
 
@@ -87,7 +77,6 @@ def test_login_page_has_the_form_fields(client):
 
 @pytest.mark.parametrize(("credentials", "landing"), [(CUSTOMER, "/usage"), (STAFF, "/staff")])
 def test_each_role_signs_in_and_lands_on_its_page(app, users, credentials, landing):
-    register_landing_stubs(app)
     client = app.test_client()
     response = login(client, *credentials)
     assert response.status_code == 302
@@ -444,7 +433,6 @@ def run_cli(app, *args: str, stdin: str | None = None) -> None:
 
 
 def test_a_removed_users_cookies_never_sign_in_as_the_next_user(app):
-    register_landing_stubs(app)
     run_cli(app, "tenants", "add", "acme")
     run_cli(app, "users", "add", "first@example.com", "--role", "customer", "--tenant", "acme",
             "--password-stdin", stdin="first-password\n")  # fmt: skip

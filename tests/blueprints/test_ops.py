@@ -132,7 +132,7 @@ def test_metrics_are_refused_to_others(app_config):
 
 
 def test_request_ids_are_returned_and_sent_upstream(customer, sims):
-    from clients.telemetry import request_id
+    from core.request_context import request_id
 
     response = customer.get(
         "/usage?start=2026-01-01&end=2026-01-05", headers={"X-Request-ID": "trace-1234567890"}
@@ -187,7 +187,7 @@ def usage_log(log_format):
 
 
 def test_json_logs_carry_the_request_id_and_no_secrets():
-    from clients.telemetry import request_id
+    from core.request_context import request_id
 
     token = request_id.set("req-42-abcdefgh")
     try:

@@ -12,10 +12,10 @@ from clients.budget import Caller, UpstreamBudget, start_charging, stop_charging
 from clients.cached_http import CachedUpstream, HttpPolicy
 from clients.evovoice import EvovoiceClient
 from clients.isnotai import IsnotaiClient
+from core.config import Settings
+from core.rate_limits import storage_url_for
 
-from .config import Settings
-from .demo import DemoUpstreams
-from .rate_limits import storage_url_for
+from .simulated import DemoUpstreams
 
 
 @dataclass

@@ -1,15 +1,16 @@
-"""Demo tenants and logins, matching the simulators' demo data."""
+"""Demo tenants and logins, matching the simulators' data; the demo host page's origin."""
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from core.extensions import db
 from models import Tenant, User
 from services.embed_keys import add_key
-
-from .extensions import db
 
 # (email, password, what the login shows) — demo data, printed by `flask setup`.
 DEMO_LOGINS = (
@@ -51,10 +52,14 @@ def demo_tenants() -> list[dict]:
     ]
 
 
+def host_origin(public_url: str) -> str:
+    """Return the demo host page's origin: the public URL's port on `localhost`."""
+    parts = urlsplit(public_url)
+    return f"{parts.scheme}://localhost:{parts.port or 80}"
+
+
 def demo_embed_origin() -> str:
     """Return the origin of the demo page that frames acme's widgets."""
-    from blueprints.embed_demo import host_origin
-
     return host_origin(current_app.config["USAGE"].public_url)
 
 

@@ -13,13 +13,13 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from clients.isnotai import canonical_metric
+from core.extensions import db
+from core.secrets_box import SecretBox
 from models import RevokedEmbedToken, Tenant
 from services.embed_keys import UnreadableKey, current_key, rotate_key
 from services.embed_tokens import WIDGETS, SigningKey, mint, parse_duration, parse_ttl
 
-from .cli_admin import fail, find_tenant, tenants_cli
-from .extensions import db
-from .secrets_box import SecretBox
+from .admin import fail, find_tenant, tenants_cli
 
 _HOST = re.compile(r"^(\*\.)?[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$")
 

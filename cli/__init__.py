@@ -7,12 +7,11 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from blueprints.embed_demo import host_origin
+from demo.seed import DEMO_LOGINS, host_origin, seed_demo
 
-from .cli_admin import tenants_cli, users_cli
-from .cli_embed import embed_token
-from .cli_upstreams import upstreams_cli
-from .demo_seed import DEMO_LOGINS, seed_demo
+from .admin import tenants_cli, users_cli
+from .embed import embed_token
+from .upstreams import upstreams_cli
 
 
 def register_cli(app: Flask) -> None:

@@ -15,10 +15,9 @@ from flask.cli import AppGroup
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from core.extensions import db
 from models import ROLES, EmbedKey, RevokedEmbedToken, Tenant, User
 from services.embed_keys import UnreadableKey, add_key, reencrypt_keys
-
-from .extensions import db
 
 TENANT_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 ISNOTAI_KEY = re.compile(r"aik_v1_[A-Za-z0-9_-]{40}")

@@ -14,9 +14,9 @@ from flask.cli import AppGroup
 
 from blueprints.usage import scope_for
 from services.upstream_check import FAIL, Report, UpstreamCheck
+from upstreams import upstreams
 
-from .cli_admin import find_tenant
-from .upstreams import upstreams
+from .admin import find_tenant
 
 upstreams_cli = AppGroup("upstreams", help="Check what the configured upstream APIs answer.")
 
