@@ -423,7 +423,10 @@ class IsnotaiClient:
         try:
             fetched = self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=False)
         except InvalidRequest as exc:
-            if (exc.field or "").lower() not in DATE_FIELDS:
+            if exc.field is None:
+                # A 400 naming no field may still be the bare dates: date-times decide it.
+                return self._without_field(api_key, region, start, end, metric, refresh, exc)
+            if exc.field.lower() not in DATE_FIELDS:
                 raise
             self._use_datetimes(region, f"refused a bare date for {exc.field}")
         else:
@@ -441,6 +444,23 @@ class IsnotaiClient:
                 # as 00:00 and left that day out: the date-time form tells them apart.
                 return self._probe_last_day(api_key, region, start, end, metric, refresh, fetched)
         return self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=True)
+
+    def _without_field(
+        self,
+        api_key: str,
+        region: str,
+        start: date,
+        end: date,
+        metric: str | None,
+        refresh: bool,
+        refused: InvalidRequest,
+    ) -> Fetched[IsnotaiUsage]:
+        try:
+            fetched = self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=True)
+        except InvalidRequest:
+            raise refused from None  # not the dates: the first refusal says what was wrong
+        self._use_datetimes(region, "refused bare dates with a 400 naming no field")
+        return fetched
 
     def _dates_confirmed(self, region: str) -> bool:
         with self._lock:

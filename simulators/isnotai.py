@@ -22,6 +22,7 @@ Choices for what FACTS.md leaves open (default first; switch them on SimulatorSt
   (`isnotai_totals`: camel, canonical, none = `{}`, unknown = `{"total": n}`).
 - `startDate`/`endDate` parameters: any ISO-8601 date or date-time, read as its UTC date
   (`isnotai_date_params`: lenient; strict = a bare date is a 400 naming the field;
+  strict-unnamed = the same 400 without `details`;
   instant = a bare date is its 00:00 UTC instant, and a period is served when its start
   lies in [startDate, endDate], so hourly answers stop at 00:00 of the last day;
   instant-exclusive = the same with the endDate instant left out, so the last day is missing).
@@ -166,7 +167,7 @@ def _parse_date(args, field: str, reading: str) -> datetime | None:
     if not text:
         return None
     bare = "T" not in text.upper()
-    if reading == "strict" and bare:
+    if reading in ("strict", "strict-unnamed") and bare:
         raise ValueError(field, f"'{text}' is not a valid date-time for {field}.")
     try:
         if reading == "lenient" or bare:
@@ -399,7 +400,10 @@ def create_isnotai_blueprint(
             query = parse_query(request.args, state.current_day(), state.isnotai_date_params)
         except ValueError as exc:
             field, message = exc.args
-            return error_response(400, "VALIDATION_ERROR", message, details={"field": field})
+            # `details` is optional in the docs: the unnamed reading leaves it out.
+            named = state.isnotai_date_params != "strict-unnamed"
+            details = {"field": field} if named else None
+            return error_response(400, "VALIDATION_ERROR", message, details=details)
         return json_response(usage_body(integration, query, state))
 
     @blueprint.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

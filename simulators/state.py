@@ -155,7 +155,7 @@ class SimulatorState:
     isnotai_month_label = _Setting("month", _choice("month", "first-day"))
     isnotai_period_zone = _Setting("utc", _choice("utc", "+02:00", "-08:00"))
     isnotai_date_params = _Setting(
-        "lenient", _choice("lenient", "strict", "instant", "instant-exclusive")
+        "lenient", _choice("lenient", "strict", "strict-unnamed", "instant", "instant-exclusive")
     )
     isnotai_window = _Setting("trim", _choice("trim", "empty"))
     isnotai_values = _Setting("number", _choice("number", "big", "string", "big-string"))

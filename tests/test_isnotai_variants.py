@@ -65,6 +65,7 @@ VARIANTS = {
     "unknown-metric": Variant({"isnotai_extra_metric": True}),
     "unknown-metric-snake": Variant({"isnotai_extra_metric": True, "isnotai_metric_case": "snake"}),
     "strict-date-times": Variant({"isnotai_date_params": "strict"}),
+    "strict-date-times-unnamed": Variant({"isnotai_date_params": "strict-unnamed"}),
     "end-read-as-instant": Variant(
         {"isnotai_date_params": "instant", "isnotai_granularity": "hour"}
     ),

@@ -480,6 +480,20 @@ def test_strict_regions_get_date_times_after_one_400_logged_once(isnotai, sims, 
     assert len(switched) == 1
 
 
+def test_a_400_naming_no_field_tries_date_times_and_otherwise_stands(isnotai, sims):
+    end = today() - timedelta(days=1)
+    start = end - timedelta(days=4)
+    sims.state.isnotai_date_params = "strict-unnamed"
+    isnotai.usage(ACME.key, "us", start, end)
+    assert [c["status"] for c in usage_calls(sims)] == [400, 200]
+    assert isnotai.sends_datetimes("us")
+    # A 400 that is not about the dates stands, and the region keeps its date form.
+    sims.state.add_fault("isnotai-eu", "400", message="no such integration")
+    with pytest.raises(InvalidRequest, match="no such integration"):
+        isnotai.usage(GLOBEX.key, "eu", start, end)
+    assert not isnotai.sends_datetimes("eu")
+
+
 def test_hours_stopping_at_midnight_switch_the_region_to_date_times(isnotai, sims):
     sims.state.update(isnotai_date_params="instant", isnotai_granularity="hour")
     end = today() - timedelta(days=1)
