@@ -314,6 +314,18 @@ def _date_params(start: date, end: date, as_datetimes: bool) -> dict[str, str]:
     return {"startDate": f"{start}T00:00:00Z", "endDate": f"{end}T23:59:59.999Z"}
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """One read as the dashboard wants it, before the date form is chosen."""
+
+    api_key: str
+    region: str
+    start: date
+    end: date
+    metric: str | None
+    refresh: bool
+
+
 class IsnotaiClient:
     """Reads an integration's usage from the region its key belongs to."""
 
@@ -418,14 +430,15 @@ class IsnotaiClient:
         self, api_key: str, region: str, start: date, end: date, metric: str | None, refresh: bool
     ) -> Fetched[IsnotaiUsage]:
         """Read once in the region's date form; switch the region to date-times if it must."""
+        ask = _Ask(api_key, region, start, end, metric, refresh)
         if self.sends_datetimes(region):
-            return self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=True)
+            return self._fetch(ask, as_datetimes=True)
         try:
-            fetched = self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=False)
+            fetched = self._fetch(ask, as_datetimes=False)
         except InvalidRequest as exc:
             if exc.field is None:
                 # A 400 naming no field may still be the bare dates: date-times decide it.
-                return self._without_field(api_key, region, start, end, metric, refresh, exc)
+                return self._without_field(ask, exc)
             if exc.field.lower() not in DATE_FIELDS:
                 raise
             self._use_datetimes(region, f"refused a bare date for {exc.field}")
@@ -442,64 +455,37 @@ class IsnotaiClient:
             else:
                 # A missing last day is either a quiet day or an upstream that read endDate
                 # as 00:00 and left that day out: the date-time form tells them apart.
-                return self._probe_last_day(api_key, region, start, end, metric, refresh, fetched)
-        return self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=True)
+                return self._probe_last_day(ask, fetched)
+        return self._fetch(ask, as_datetimes=True)
 
-    def _without_field(
-        self,
-        api_key: str,
-        region: str,
-        start: date,
-        end: date,
-        metric: str | None,
-        refresh: bool,
-        refused: InvalidRequest,
-    ) -> Fetched[IsnotaiUsage]:
+    def _without_field(self, ask: _Ask, refused: InvalidRequest) -> Fetched[IsnotaiUsage]:
         try:
-            fetched = self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=True)
+            fetched = self._fetch(ask, as_datetimes=True)
         except InvalidRequest:
             raise refused from None  # not the dates: the first refusal says what was wrong
-        self._use_datetimes(region, "refused bare dates with a 400 naming no field")
+        self._use_datetimes(ask.region, "refused bare dates with a 400 naming no field")
         return fetched
 
     def _dates_confirmed(self, region: str) -> bool:
         with self._lock:
             return region in self._date_regions
 
-    def _probe_last_day(
-        self,
-        api_key: str,
-        region: str,
-        start: date,
-        end: date,
-        metric: str | None,
-        refresh: bool,
-        fetched: Fetched[IsnotaiUsage],
-    ) -> Fetched[IsnotaiUsage]:
+    def _probe_last_day(self, ask: _Ask, fetched: Fetched[IsnotaiUsage]) -> Fetched[IsnotaiUsage]:
         try:
-            probed = self._fetch(api_key, region, start, end, metric, refresh, as_datetimes=True)
+            probed = self._fetch(ask, as_datetimes=True)
         except InvalidRequest:
             with self._lock:  # it takes dates only: what it answered to them stands
-                self._date_regions.add(region)
+                self._date_regions.add(ask.region)
             return fetched
         if probed.value.reaches_end:
-            self._use_datetimes(region, "left out the last day of a bare-date range")
+            self._use_datetimes(ask.region, "left out the last day of a bare-date range")
         return probed
 
-    def _fetch(
-        self,
-        api_key: str,
-        region: str,
-        start: date,
-        end: date,
-        metric: str | None,
-        refresh: bool,
-        *,
-        as_datetimes: bool,
-    ) -> Fetched[IsnotaiUsage]:
+    def _fetch(self, ask: _Ask, *, as_datetimes: bool) -> Fetched[IsnotaiUsage]:
+        region, start, end = ask.region, ask.start, ask.end
         params = _date_params(start, end, as_datetimes)
-        if metric is not None:
-            params["metric"] = metric
+        if ask.metric is not None:
+            params["metric"] = ask.metric
         today = self.upstream.clock().date()
         request = UpstreamRequest(
             api=f"isnotai ({region})",
@@ -508,8 +494,8 @@ class IsnotaiClient:
             base_url=self._base_urls()[region],
             path="/v1/usage",
             params=params,
-            headers={"Authorization": f"Bearer {api_key}"},
-            scope=api_key,
+            headers={"Authorization": f"Bearer {ask.api_key}"},
+            scope=ask.api_key,
             ttl=self.upstream.policy.ttl_for(end, today),
             view=f"storage-{self.storage}",
         )
@@ -521,7 +507,7 @@ class IsnotaiClient:
             tier = (response.headers.get("x-isnotai-tier") or "").strip().lower() or None
             return parse_usage(body, region, tier, start, end, self.levels)
 
-        return self.upstream.fetch(request, decode, refresh=refresh)
+        return self.upstream.fetch(request, decode, refresh=ask.refresh)
 
 
 def _as_asked(
