@@ -13,19 +13,19 @@ from clients.errors import UpstreamError
 from core.extensions import db, login_manager
 from core.refresh_limits import refresh_retry_after
 from models import Tenant
+from services import tenancy
 from services.charts import COUNT_AXIS, embeddable, series_figure
-from services.filters import PRESETS, FilterError
-from services.staff import (
+from services.filters import (
     DEFAULT_SORT,
     MAX_ID,
     MAX_SEARCH,
+    PRESETS,
     SORTS,
-    Ranking,
+    FilterError,
     StaffQuery,
-    StaffService,
-    StaffView,
     parse_staff_query,
 )
+from services.staff import Ranking, StaffService, StaffView
 from services.staff_charts import ranking_figure
 from services.staff_series import SeriesMemo
 from upstreams import upstreams
@@ -45,8 +45,10 @@ def staff_only():
     """Let only staff in: others get 403 (signed out: the sign-in page, or HX-Redirect)."""
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
-    if not current_user.is_staff:
-        abort(403, "This page is for staff only.")
+    try:
+        tenancy.require_staff(current_user)
+    except tenancy.ScopeRefused as exc:
+        abort(exc.status, exc.message)
     return None
 
 

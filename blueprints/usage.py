@@ -19,6 +19,7 @@ from clients.errors import UpstreamError
 from core.extensions import db
 from core.refresh_limits import refresh_retry_after
 from models import Tenant
+from services import tenancy
 from services.filters import PRESETS, FilterError, UsageQuery, parse_query
 from services.freshness import Freshness
 from services.usage import TenantScope, UsageService, metric_rows
@@ -37,37 +38,17 @@ def usage_service() -> UsageService:
     return UsageService(sources.isnotai, sources.evovoice, now=sources.http.clock)
 
 
-def scope_for(tenant: Tenant) -> TenantScope:
-    """Return what the tenant may read; the isnotai key is decrypted only here."""
-    key, problem = None, None
-    if tenant.isnotai_key_encrypted:
-        try:
-            key = current_app.extensions["secret_box"].decrypt(tenant.isnotai_key_encrypted)
-        except ValueError as exc:
-            problem = str(exc)
-    return TenantScope(
-        name=tenant.name,
-        isnotai_key=key,
-        isnotai_region=tenant.isnotai_region,
-        account_id=tenant.evovoice_account_id,
-        customer_id=tenant.evovoice_customer_id,
-        problem=problem,
-    )
+def _scope(tenant: Tenant) -> TenantScope:
+    """Return what the tenant may read (decided in services.tenancy)."""
+    return tenancy.scope_for(tenant, current_app.extensions["secret_box"])
 
 
 def viewed_tenant() -> Tenant | None:
-    """Return the tenant to show: a customer's own (request ignored); staff pick by name."""
-    if not current_user.is_staff:
-        if current_user.tenant is None:
-            abort(403, "This login belongs to no tenant; ask staff to assign one.")
-        return current_user.tenant
-    name = request.values.get("tenant", "").strip()
-    if not name:
-        return None
-    tenant = db.session.scalar(select(Tenant).where(Tenant.name == name))
-    if tenant is None:
-        abort(404, f"There is no tenant named {name[:100]!r}.")
-    return tenant
+    """Return the tenant this login sees (decided in services.tenancy); refusals abort."""
+    try:
+        return tenancy.viewed_tenant(current_user, request.values.get("tenant", ""))
+    except tenancy.ScopeRefused as exc:
+        abort(exc.status, exc.message)
 
 
 def link_params(query: UsageQuery, tenant: Tenant) -> dict[str, str]:
@@ -90,7 +71,7 @@ def _render(tenant: Tenant, *, refresh: bool = False) -> Response:
         return page_or_fragment(
             "usage/page.html", "usage/_results.html", 400, filter_error=exc, query=None, **context
         )
-    view = usage_service().view(scope_for(tenant), query, refresh=refresh)
+    view = usage_service().view(_scope(tenant), query, refresh=refresh)
     return page_or_fragment(
         "usage/page.html",
         "usage/_results.html",
@@ -135,7 +116,7 @@ def _parsed(tenant: Tenant) -> tuple[TenantScope, UsageQuery]:
         query = parse_query(request.values, _today())
     except FilterError as exc:
         abort(400, exc.message)
-    return scope_for(tenant), query
+    return _scope(tenant), query
 
 
 def _export_name(kind: str, tenant: Tenant, query: UsageQuery) -> str:

@@ -12,7 +12,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from blueprints.usage import scope_for
+from services.tenancy import scope_for
 from services.upstream_check import FAIL, Report, UpstreamCheck
 from upstreams import upstreams
 
@@ -38,7 +38,8 @@ def _text(report: Report) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def check(tenant_name: str | None, as_json: bool) -> None:
     """Probe both upstreams with the configured credentials; exit 1 if a probe failed."""
-    scope = scope_for(find_tenant(tenant_name)) if tenant_name else None
+    box = current_app.extensions["secret_box"]
+    scope = scope_for(find_tenant(tenant_name), box) if tenant_name else None
     settings = current_app.config["USAGE"]
     sources = upstreams()
     probe = UpstreamCheck(

@@ -1,7 +1,13 @@
-"""Query parameters of the usage pages, parsed and validated into one value."""
+"""Every page's query parameters, parsed and validated into one value; the one parser.
+
+`parse_query` reads the usage page's range and slicing into a `UsageQuery`; the staff page
+(`parse_staff_query`) and the embedded widget (`parse_widget_query`) build on it, adding
+their own fields to the same range. Every refusal is a `FilterError` naming the parameter.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -122,9 +128,7 @@ def _date(args: Mapping[str, str], name: str, today: date) -> date | None:
         ) from None
     latest = latest_date(today)
     if not EARLIEST_DATE <= value <= latest:
-        raise FilterError(
-            name, f"{name} must be between {EARLIEST_DATE} and {latest} (got {text})"
-        )
+        raise FilterError(name, f"{name} must be between {EARLIEST_DATE} and {latest} (got {text})")
     return value
 
 
@@ -178,3 +182,179 @@ def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
     elif granularity == "day" and days > MAX_DAILY_DAYS:
         raise FilterError("granularity", DAILY_TOO_LONG)
     return UsageQuery(start, end, preset, metric, granularity, compare)
+
+
+# -- the staff page: a usage range, an optional account and customer, one table page -------
+
+SORTS = ("-minutes", "minutes", "id", "-id")
+DEFAULT_SORT = "-minutes"
+MAX_PAGE = 10_000
+MAX_SEARCH = 200
+MAX_ID = 500
+_RANGE_PARAMS = ("start", "end", "preset", "granularity")
+
+
+@dataclass(frozen=True)
+class StaffQuery:
+    """What the staff page shows: a range, an optional account and customer, one table page."""
+
+    range: UsageQuery
+    account: str | None = None
+    customer: str | None = None
+    q: str = ""
+    sort: str = DEFAULT_SORT
+    page: int = 1
+
+    @property
+    def scoped(self) -> bool:
+        """Tell whether an account or a customer is chosen (else: every account)."""
+        return self.account is not None or self.customer is not None
+
+    def replace(self, **changes) -> StaffQuery:
+        """Return this query with some fields changed."""
+        return replace(self, **changes)
+
+    def params(self) -> dict[str, str]:
+        """Return the canonical query parameters (for links, exports and the form)."""
+        params = {"granularity": self.range.granularity}
+        if self.range.preset:
+            params["preset"] = self.range.preset
+        else:
+            params["start"] = self.range.start.isoformat()
+            params["end"] = self.range.end.isoformat()
+        if self.account is not None:
+            params["account"] = self.account
+        if self.customer is not None:
+            params["customer"] = self.customer
+        if self.q:
+            params["q"] = self.q
+        if self.sort != DEFAULT_SORT:
+            params["sort"] = self.sort
+        if self.page != 1:
+            params["page"] = str(self.page)
+        return params
+
+
+def _text(args: Mapping[str, str], name: str) -> str:
+    value = args.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _no_controls(name: str, value: str) -> None:
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise FilterError(name, f"{name} must not contain control characters")
+
+
+def _exact_id(args: Mapping[str, str], name: str) -> str | None:
+    value = _text(args, name)
+    if not value.strip():
+        return None
+    if len(value) > MAX_ID:
+        raise FilterError(name, f"{name} must be at most {MAX_ID} characters long")
+    _no_controls(name, value)
+    return value  # exact: ids are compared as EvoVoice sends them
+
+
+def parse_staff_query(args: Mapping[str, str], today: date) -> StaffQuery:
+    """Parse the staff page's parameters; raise FilterError naming the first bad one."""
+    query = parse_query({k: args[k] for k in _RANGE_PARAMS if args.get(k) is not None}, today)
+    account, customer = _exact_id(args, "account"), _exact_id(args, "customer")
+    search = _text(args, "q").strip()
+    if len(search) > MAX_SEARCH:
+        raise FilterError("q", f"q (the search) must be at most {MAX_SEARCH} characters long")
+    _no_controls("q", search)
+    sort = _text(args, "sort").strip() or DEFAULT_SORT
+    if sort not in SORTS:
+        raise FilterError("sort", f"sort must be one of {', '.join(SORTS)} (got {sort[:40]!r})")
+    page_text = _text(args, "page").strip() or "1"
+    if not (page_text.isascii() and page_text.isdigit() and 1 <= int(page_text) <= MAX_PAGE):
+        raise FilterError(
+            "page", f"page must be a whole number from 1 to {MAX_PAGE} (got {page_text[:40]!r})"
+        )
+    return StaffQuery(query, account, customer, search, sort, int(page_text))
+
+
+# -- the embedded widget: a usage range under its token's locks, and a theme ---------------
+
+THEMES = ("auto", "light", "dark")
+
+
+def widget_presets(today: date, *, locked: str | None, max_days: int | None) -> dict[str, str]:
+    """Return the presets a widget may show under its token's preset and maxDays locks."""
+    if locked:
+        return {locked: PRESETS[locked]}
+    if max_days is None:
+        return dict(PRESETS)
+    allowed = {}
+    for key, label in PRESETS.items():
+        start, end = preset_range(key, today)
+        if (end - start).days + 1 <= max_days:
+            allowed[key] = label
+    return allowed
+
+
+@dataclass(frozen=True)
+class WidgetAsk:
+    """A widget URL's parameters under its token's locks, before they are validated.
+
+    The range switcher links these even when they do not parse, so they stand on their own.
+    """
+
+    kind: str  # metrics or ai-minutes
+    presets: dict[str, str]  # the presets the token allows; empty: none fits
+    preset: str
+    theme: str
+    metric: str  # what the token locks, else what the URL asks, else all
+    url_metric: str | None = None  # kept in the switcher's links when the token locks none
+
+    def link_params(self) -> dict[str, str]:
+        """Return the parameters besides the preset that the range switcher keeps."""
+        params = {"theme": self.theme}
+        if self.url_metric:
+            params["metric"] = self.url_metric
+        return params
+
+
+@dataclass(frozen=True)
+class WidgetQuery:
+    """What a widget shows: a usage query (a preset range) and a theme."""
+
+    range: UsageQuery
+    theme: str = "auto"
+
+
+def widget_ask(
+    args: Mapping[str, str],
+    kind: str,
+    today: date,
+    *,
+    preset_lock: str | None = None,
+    metric_lock: str | None = None,
+    max_days: int | None = None,
+) -> WidgetAsk:
+    """Read a widget's parameters under its token's locks (locked claims win over the URL)."""
+    presets = widget_presets(today, locked=preset_lock, max_days=max_days)
+    preset = (
+        preset_lock
+        or _text(args, "preset").strip().lower()
+        or next((p for p in ("30d", "7d") if p in presets), next(iter(presets), ""))
+    )
+    url_metric = _text(args, "metric") or None
+    metric = metric_lock or url_metric or "all"
+    return WidgetAsk(
+        kind=kind,
+        presets=presets,
+        preset=preset,
+        theme=(_text(args, "theme") if "theme" in args else "auto").strip().lower(),
+        metric="all" if kind == "ai-minutes" else metric,
+        url_metric=url_metric if kind == "metrics" and metric_lock is None else None,
+    )
+
+
+def parse_widget_query(ask: WidgetAsk, today: date) -> WidgetQuery:
+    """Validate a widget's parameters; raise FilterError naming the first bad one."""
+    if ask.preset not in ask.presets:
+        raise FilterError("preset", f"preset must be one of {', '.join(ask.presets)}")
+    if ask.theme not in THEMES:
+        raise FilterError("theme", "theme must be light, dark or auto")
+    return WidgetQuery(parse_query({"preset": ask.preset, "metric": ask.metric}, today), ask.theme)

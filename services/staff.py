@@ -7,10 +7,9 @@ what it shows: the top N, one page of rows, at most a few dozen picker options.
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from clients.deadline import both
@@ -18,7 +17,7 @@ from clients.errors import UpstreamError
 from clients.evovoice import AIUsage, EvovoiceClient
 from clients.result import Fetched
 
-from .filters import FilterError, UsageQuery, parse_query
+from .filters import StaffQuery
 from .freshness import Freshness
 from .shaping import Bucket, MinutesTotals, change_pct, projection
 from .staff_ranking import Row, customer_records, matching, sorted_records
@@ -26,95 +25,9 @@ from .staff_series import SeriesMemo, SeriesNumbers, expiry, numbers_of
 
 T = TypeVar("T")
 
-SORTS = ("-minutes", "minutes", "id", "-id")
-DEFAULT_SORT = "-minutes"
 PAGE_SIZE = 25
 TOP_N = 10
 OPTIONS_LIMIT = 20
-MAX_PAGE = 10_000
-MAX_SEARCH = 200
-MAX_ID = 500
-_RANGE_PARAMS = ("start", "end", "preset", "granularity")
-
-
-@dataclass(frozen=True)
-class StaffQuery:
-    """What the staff page shows: a range, an optional account and customer, one table page."""
-
-    range: UsageQuery
-    account: str | None = None
-    customer: str | None = None
-    q: str = ""
-    sort: str = DEFAULT_SORT
-    page: int = 1
-
-    @property
-    def scoped(self) -> bool:
-        """Tell whether an account or a customer is chosen (else: every account)."""
-        return self.account is not None or self.customer is not None
-
-    def replace(self, **changes) -> StaffQuery:
-        """Return this query with some fields changed."""
-        return replace(self, **changes)
-
-    def params(self) -> dict[str, str]:
-        """Return the canonical query parameters (for links, exports and the form)."""
-        params = {"granularity": self.range.granularity}
-        if self.range.preset:
-            params["preset"] = self.range.preset
-        else:
-            params["start"] = self.range.start.isoformat()
-            params["end"] = self.range.end.isoformat()
-        if self.account is not None:
-            params["account"] = self.account
-        if self.customer is not None:
-            params["customer"] = self.customer
-        if self.q:
-            params["q"] = self.q
-        if self.sort != DEFAULT_SORT:
-            params["sort"] = self.sort
-        if self.page != 1:
-            params["page"] = str(self.page)
-        return params
-
-
-def _text(args: Mapping[str, str], name: str) -> str:
-    value = args.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _no_controls(name: str, value: str) -> None:
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise FilterError(name, f"{name} must not contain control characters")
-
-
-def _exact_id(args: Mapping[str, str], name: str) -> str | None:
-    value = _text(args, name)
-    if not value.strip():
-        return None
-    if len(value) > MAX_ID:
-        raise FilterError(name, f"{name} must be at most {MAX_ID} characters long")
-    _no_controls(name, value)
-    return value  # exact: ids are compared as EvoVoice sends them
-
-
-def parse_staff_query(args: Mapping[str, str], today: date) -> StaffQuery:
-    """Parse the staff page's parameters; raise FilterError naming the first bad one."""
-    query = parse_query({k: args[k] for k in _RANGE_PARAMS if args.get(k) is not None}, today)
-    account, customer = _exact_id(args, "account"), _exact_id(args, "customer")
-    search = _text(args, "q").strip()
-    if len(search) > MAX_SEARCH:
-        raise FilterError("q", f"q (the search) must be at most {MAX_SEARCH} characters long")
-    _no_controls("q", search)
-    sort = _text(args, "sort").strip() or DEFAULT_SORT
-    if sort not in SORTS:
-        raise FilterError("sort", f"sort must be one of {', '.join(SORTS)} (got {sort[:40]!r})")
-    page_text = _text(args, "page").strip() or "1"
-    if not (page_text.isascii() and page_text.isdigit() and 1 <= int(page_text) <= MAX_PAGE):
-        raise FilterError(
-            "page", f"page must be a whole number from 1 to {MAX_PAGE} (got {page_text[:40]!r})"
-        )
-    return StaffQuery(query, account, customer, search, sort, int(page_text))
 
 
 # -- what the page shows --------------------------------------------------------------------

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from core.periods import split
-from services.staff import PAGE_SIZE, StaffQuery, account_id, rank
+from services.staff import PAGE_SIZE, account_id, rank
 from services.staff_charts import ranking_figure
 from services.staff_ranking import MAX_ANSWERS, sorted_records
 from simulators.data import evovoice_expected
@@ -632,15 +632,3 @@ def test_each_sort_of_an_answer_is_computed_once_and_bounded(evovoice):
     from services import staff_ranking
 
     assert len(staff_ranking._sorts) <= MAX_ANSWERS
-
-
-def test_the_staff_query_round_trips_its_params():
-    from services.filters import parse_query
-    from services.staff import parse_staff_query
-
-    day = date(2026, 3, 10)
-    query = parse_staff_query(
-        {"preset": "7d", "account": HOSTILE, "q": "x", "sort": "id", "page": "3"}, day
-    )
-    assert query == StaffQuery(parse_query({"preset": "7d"}, day), HOSTILE, None, "x", "id", 3)
-    assert parse_staff_query(query.params(), day) == query

@@ -1,4 +1,4 @@
-"""`services.filters`: the date window and the daily-granularity limit of every usage query."""
+"""`services.filters`: the usage query's date window and daily limit; staff and widget queries."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ from services.filters import (
     DAILY_TOO_LONG,
     EARLIEST_DATE,
     MAX_DAILY_DAYS,
+    PRESETS,
     FilterError,
+    StaffQuery,
     latest_date,
     parse_query,
+    parse_staff_query,
+    parse_widget_query,
+    widget_ask,
+    widget_presets,
 )
 
 TODAY = date(2026, 3, 10)
@@ -91,3 +97,103 @@ def test_a_range_too_long_for_any_granularity_is_named_first():
     with pytest.raises(FilterError, match="longer than 366 days") as refused:
         parse_query({"start": "2025-01-01", "end": "2026-03-01", "granularity": "day"}, TODAY)
     assert refused.value.param == "end"
+
+
+# -- the staff query -------------------------------------------------------------------------
+
+HOSTILE = "acct-</script><script>alert(1)</script>"
+
+
+def test_the_staff_query_round_trips_its_params():
+    query = parse_staff_query(
+        {"preset": "7d", "account": HOSTILE, "q": "x", "sort": "id", "page": "3"}, TODAY
+    )
+    assert query == StaffQuery(parse_query({"preset": "7d"}, TODAY), HOSTILE, None, "x", "id", 3)
+    assert parse_staff_query(query.params(), TODAY) == query
+
+
+def test_the_staff_query_extends_the_usage_range_only():
+    query = parse_staff_query({"preset": "7d", "metric": "nonsense", "compare": "x"}, TODAY)
+    assert query.range == parse_query({"preset": "7d"}, TODAY)
+    assert not query.scoped
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({"preset": "1y"}, "preset"),
+        ({"granularity": "hour"}, "granularity"),
+        ({"account": "a" * 501}, "account"),
+        ({"customer": "c\x00"}, "customer"),
+        ({"q": "q" * 201}, "q"),
+        ({"q": "bell\x07"}, "q"),
+        ({"sort": "minutes; drop"}, "sort"),
+        ({"page": "0"}, "page"),
+        ({"page": "١"}, "page"),
+    ],
+)
+def test_staff_filters_are_refused_naming_the_field(args, field):
+    with pytest.raises(FilterError) as refused:
+        parse_staff_query(args, TODAY)
+    assert refused.value.param == field
+    assert field in refused.value.message
+
+
+# -- the widget query ------------------------------------------------------------------------
+
+
+def test_widget_presets_follow_the_tokens_locks():
+    assert widget_presets(TODAY, locked=None, max_days=None) == PRESETS
+    assert widget_presets(TODAY, locked="7d", max_days=None) == {"7d": PRESETS["7d"]}
+    assert list(widget_presets(TODAY, locked=None, max_days=30)) == [
+        "7d",
+        "30d",
+        "mtd",
+        "last-month",
+    ]
+    assert widget_presets(TODAY, locked=None, max_days=1) == {}
+
+
+def test_the_widget_query_extends_the_usage_query():
+    ask = widget_ask({"preset": "7D", "metric": "ApiCalls", "theme": " Dark "}, "metrics", TODAY)
+    query = parse_widget_query(ask, TODAY)
+    assert query.range == parse_query({"preset": "7d", "metric": "ApiCalls"}, TODAY)
+    assert query.theme == "dark"
+    assert ask.link_params() == {"theme": "dark", "metric": "ApiCalls"}
+
+
+def test_the_widget_defaults_to_30_days_then_7_then_the_first_allowed():
+    assert widget_ask({}, "metrics", TODAY).preset == "30d"
+    assert widget_ask({}, "metrics", TODAY, max_days=10).preset == "7d"
+    assert widget_ask({}, "metrics", date(2026, 3, 3), max_days=3).preset == "mtd"
+
+
+def test_the_tokens_locks_win_over_the_url():
+    args = {"preset": "90d", "metric": "Events"}
+    ask = widget_ask(args, "metrics", TODAY, preset_lock="7d", metric_lock="Sessions")
+    query = parse_widget_query(ask, TODAY)
+    assert (query.range.preset, query.range.metric) == ("7d", "Sessions")
+    assert ask.link_params() == {"theme": "auto"}  # a locked metric is not the URL's to keep
+
+
+def test_the_ai_minutes_widget_shows_every_metric_whatever_the_url_says():
+    ask = widget_ask({"metric": "nonsense"}, "ai-minutes", TODAY)
+    assert parse_widget_query(ask, TODAY).range.metric == "all"
+    assert ask.link_params() == {"theme": "auto"}
+
+
+@pytest.mark.parametrize(
+    ("args", "locks", "field"),
+    [
+        ({"preset": "90d"}, {"max_days": 30}, "preset"),
+        ({"preset": "custom"}, {}, "preset"),
+        ({"theme": "neon"}, {}, "theme"),
+        ({"theme": ""}, {}, "theme"),
+        ({"metric": "nonsense"}, {}, "metric"),
+    ],
+)
+def test_widget_filters_are_refused_naming_the_field(args, locks, field):
+    with pytest.raises(FilterError) as refused:
+        parse_widget_query(widget_ask(args, "metrics", TODAY, **locks), TODAY)
+    assert refused.value.param == field
+    assert field in refused.value.message
