@@ -307,7 +307,7 @@ def error_for(response: requests.Response, region: str) -> UpstreamError:
     return UpstreamError(api, f"isnotai answered with unexpected HTTP {status}", **kw)
 
 
-def _date_params(start: date, end: date, as_datetimes: bool) -> dict[str, str]:
+def date_params(start: date, end: date, as_datetimes: bool) -> dict[str, str]:
     """Write the range as dates, or as date-times covering whole UTC days."""
     if not as_datetimes:
         return {"startDate": start.isoformat(), "endDate": end.isoformat()}
@@ -483,7 +483,7 @@ class IsnotaiClient:
 
     def _fetch(self, ask: _Ask, *, as_datetimes: bool) -> Fetched[IsnotaiUsage]:
         region, start, end = ask.region, ask.start, ask.end
-        params = _date_params(start, end, as_datetimes)
+        params = date_params(start, end, as_datetimes)
         if ask.metric is not None:
             params["metric"] = ask.metric
         today = self.upstream.clock().date()

@@ -22,6 +22,7 @@ from clients.isnotai import (
     REGIONS,
     TIER_HISTORY_DAYS,
     canonical_metric,
+    date_params,
     error_for,
     history_start,
 )
@@ -237,17 +238,11 @@ class UpstreamCheck:
             return NOTE, f"bare dates accepted, but {end}, the last day asked, did not come back"
         return OK, "bare YYYY-MM-DD dates accepted; the last day asked came back (inclusive)"
 
-    def _usage_params(self, start: date, end: date, as_datetimes: bool) -> dict[str, str]:
-        if not as_datetimes:
-            return {"startDate": start.isoformat(), "endDate": end.isoformat()}
-        # Whole UTC days, as the client sends a region that needs date-times.
-        return {"startDate": f"{start}T00:00:00Z", "endDate": f"{end}T23:59:59.999Z"}
-
     def check_isnotai_raw(self, api, key, region, start, end, as_datetimes) -> None:
         """Report how `period` and `metricType` are written in a raw answer."""
         try:
             body, ms = self._isnotai_get(
-                region, "/v1/usage", self._usage_params(start, end, as_datetimes), key
+                region, "/v1/usage", date_params(start, end, as_datetimes), key
             )
         except UpstreamError as exc:
             self.add(api, "period format", FAIL, exc.message)
@@ -291,7 +286,7 @@ class UpstreamCheck:
             body, ms = self._isnotai_get(
                 region,
                 "/v1/usage",
-                self._usage_params(first - timedelta(days=1), end, as_datetimes),
+                date_params(first - timedelta(days=1), end, as_datetimes),
                 key,
             )
         except InvalidRequest as exc:
