@@ -244,6 +244,28 @@ def error_for(response: requests.Response, secrets: tuple[str, ...] = ()) -> Ups
     return UpstreamError(API, f"EvoVoice answered with unexpected HTTP {status}", **kw)
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """One read with the exact dates EvoVoice is sent, before the verb and session are chosen."""
+
+    dates: dict[str, str]  # startDate and endDate as sent
+    start: date
+    end: date
+    account_id: str | None
+    customer_id: str | None
+    refresh: bool
+    totals_only: bool
+
+    def params(self) -> dict[str, str]:
+        """Return the query (or JSON body) for this read."""
+        params = dict(self.dates)
+        if self.account_id is not None:
+            params["accountId"] = self.account_id
+        if self.customer_id is not None:
+            params["customerId"] = self.customer_id
+        return params
+
+
 class EvovoiceClient:
     """Reads AI minutes with the service credential, signing in with a session or HTTP Basic.
 
@@ -445,7 +467,7 @@ class EvovoiceClient:
     def _probe(self, start: date, upstream_end: date, account_id: str | None) -> int:
         """Return the most minutes any record has for these exact startDate and endDate."""
         params = {"startDate": start.isoformat(), "endDate": upstream_end.isoformat()}
-        usage = self._read(params, start, upstream_end, account_id, None, True, False).value
+        usage = self._read(_Ask(params, start, upstream_end, account_id, None, True, False)).value
         return max((r.ai_minutes for r in (*usage.accounts, *usage.customers)), default=0)
 
     # -- reads -------------------------------------------------------------------------
@@ -467,22 +489,15 @@ class EvovoiceClient:
         """
         rule, known = self._end_date(account_id)
         params = date_params(start, end, rule)
-        fetched = self._read(params, start, end, account_id, customer_id, refresh, totals_only)
+        ask = _Ask(params, start, end, account_id, customer_id, refresh, totals_only)
+        fetched = self._read(ask)
         return fetched if known else replace(fetched, caveat=GUESSED_END_DATE)
 
-    def _read(
-        self, params, start, end, account_id, customer_id, refresh, totals_only
-    ) -> Fetched[AIUsage]:
+    def _read(self, ask: _Ask) -> Fetched[AIUsage]:
         """Ask with these exact dates, signing in again when EvoVoice refuses the session."""
-        if account_id is not None:
-            params["accountId"] = account_id
-        if customer_id is not None:
-            params["customerId"] = customer_id
         for _ in range(SESSION_ATTEMPTS):
             try:
-                return self._with_verb(
-                    params, start, end, account_id, customer_id, refresh, totals_only
-                )
+                return self._with_verb(ask)
             except SessionExpired:
                 # The refused session is already forgotten: the next call signs in, once
                 # for every caller that was refused it.
@@ -494,17 +509,16 @@ class EvovoiceClient:
             status=401,
         )
 
-    def _with_verb(self, params, start, end, account_id, customer_id, refresh, totals_only):
+    def _with_verb(self, ask: _Ask) -> Fetched[AIUsage]:
         verb = self._verb or "GET"
-        args = (params, start, end, account_id, customer_id, refresh, totals_only)
         try:
-            fetched = self._fetch(verb, *args)
+            fetched = self._fetch(verb, ask)
         except UpstreamError as exc:
             # Only a guessed GET turns (another thread may have learned POST meanwhile).
             if verb != "GET" or self._verb == "GET" or exc.status not in (404, 405):
                 raise
             # A deployment that routes only the reference sample's form: POST + JSON body.
-            fetched = self._fetch("POST", *args)
+            fetched = self._fetch("POST", ask)
             verb = "POST"
         self._learn_verb(verb)
         return fetched
@@ -521,9 +535,9 @@ class EvovoiceClient:
                         "reading it with POST and a JSON body from now on"
                     )
 
-    def _fetch(
-        self, verb, params, start, end, account_id, customer_id, refresh, totals_only
-    ) -> Fetched[AIUsage]:
+    def _fetch(self, verb: str, ask: _Ask) -> Fetched[AIUsage]:
+        params, start, end = ask.params(), ask.start, ask.end
+        account_id, customer_id = ask.account_id, ask.customer_id
         sent: dict[str, str] = {}
 
         def headers() -> dict[str, str]:
@@ -544,7 +558,7 @@ class EvovoiceClient:
             # answers cached for another. Only an HMAC of it reaches the cache key.
             scope=f"{self._username}\0{self._password}",
             ttl=self.upstream.policy.ttl_for(end, self.upstream.clock().date()),
-            view="totals" if totals_only else "",
+            view="totals" if ask.totals_only else "",
             slots=self.slots,
         )
 
@@ -555,9 +569,9 @@ class EvovoiceClient:
             if not 200 <= response.status_code < 300:
                 raise error_for(response, secrets=(self._password,))
             usage = parse_usage(success_body(response, API, "EvoVoice"), start, end)
-            return usage.totals_for(account_id, customer_id) if totals_only else usage
+            return usage.totals_for(account_id, customer_id) if ask.totals_only else usage
 
-        return self.upstream.fetch(request, decode, refresh=refresh)
+        return self.upstream.fetch(request, decode, refresh=ask.refresh)
 
     def minutes_series(
         self,
