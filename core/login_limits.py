@@ -15,18 +15,16 @@ opens again when its window has passed, however often it is tried meanwhile.
 from __future__ import annotations
 
 import hashlib
-import threading
 
 from flask import Flask, current_app
 from limits import parse
 
-from .rate_limits import SharedLimiter, storage_url_for
+from .rate_limits import SharedLimiter, made_once, storage_url_for
 
 PER_ADDRESS = "20 per 15 minutes"
 PER_ACCOUNT_ADDRESS = "5 per 15 minutes"
 PER_ACCOUNT = "50 per hour"
 NAMESPACE = "usage-login"
-_CREATE_LOCK = threading.Lock()
 
 
 class LoginLimits:
@@ -82,18 +80,15 @@ def _digest(email: str) -> str:
 def login_limits(app: Flask | None = None) -> LoginLimits:
     """Return the app's counters, created on first use (nothing connects at start-up)."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    limits = app.extensions.get("login_limits")
-    if limits is None:
-        with _CREATE_LOCK:
-            limits = app.extensions.get("login_limits")
-            if limits is None:
-                limits = LoginLimits(
-                    storage_url_for(app.config["USAGE"].cache_url),
-                    per_address=app.config.get("LOGIN_LIMIT_PER_ADDRESS", PER_ADDRESS),
-                    per_account_address=app.config.get(
-                        "LOGIN_LIMIT_PER_ACCOUNT_ADDRESS", PER_ACCOUNT_ADDRESS
-                    ),
-                    per_account=app.config.get("LOGIN_LIMIT_PER_ACCOUNT", PER_ACCOUNT),
-                )
-                app.extensions["login_limits"] = limits
-    return limits
+    return made_once(
+        app.extensions,
+        "login_limits",
+        lambda: LoginLimits(
+            storage_url_for(app.config["USAGE"].cache_url),
+            per_address=app.config.get("LOGIN_LIMIT_PER_ADDRESS", PER_ADDRESS),
+            per_account_address=app.config.get(
+                "LOGIN_LIMIT_PER_ACCOUNT_ADDRESS", PER_ACCOUNT_ADDRESS
+            ),
+            per_account=app.config.get("LOGIN_LIMIT_PER_ACCOUNT", PER_ACCOUNT),
+        ),
+    )

@@ -12,6 +12,8 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from limits import RateLimitItem
 from limits.errors import StorageError
@@ -24,6 +26,21 @@ RETRY_SECONDS = 30.0
 REDIS_TIMEOUT_SECONDS = 0.5
 
 log = logging.getLogger(__name__)
+_MAKE_LOCK = threading.Lock()
+
+
+def made_once(extensions: dict[str, Any], name: str, make: Callable[[], Any]) -> Any:
+    """Return `extensions[name]`, made by `make` on first use only, however many threads ask.
+
+    Limiters are made on first use so that nothing connects to Redis at start-up.
+    """
+    made = extensions.get(name)
+    if made is None:
+        with _MAKE_LOCK:
+            made = extensions.get(name)
+            if made is None:
+                made = extensions[name] = make()
+    return made
 
 
 def storage_url_for(cache_url: str) -> str:
