@@ -5,9 +5,10 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to the app."""
+    from presenters.formatting import register_filters
+    from presenters.usage import METRIC_LABELS
+
     from . import assets, auth, embed, embed_demo, errors, home, ops, staff, usage
-    from .formatting import register_filters
-    from .presenters import METRIC_LABELS
 
     for module in (assets, auth, embed, embed_demo, errors, home, ops, staff, usage):
         app.register_blueprint(module.bp)

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 
+from presenters.usage import present_usage
 from services import tenancy
 from services.embed_keys import find_key
 from services.embed_tokens import EmbedGrant, TokenRefused, verify
@@ -24,7 +25,6 @@ from services.filters import FilterError, parse_widget_query, widget_ask
 from services.usage import UsageService
 from upstreams import upstreams
 
-from .presenters import present_usage
 from .rendering import wants_fragment
 
 bp = Blueprint("embed", __name__, url_prefix="/embed")

@@ -19,6 +19,7 @@ from clients.errors import UpstreamError
 from core.extensions import db
 from core.refresh_limits import refresh_retry_after
 from models import Tenant
+from presenters.usage import present_usage
 from services import tenancy
 from services.filters import PRESETS, FilterError, UsageQuery, parse_query
 from services.freshness import Freshness
@@ -26,7 +27,6 @@ from services.usage import TenantScope, UsageService, metric_rows
 from upstreams import upstreams
 
 from .exports import csv_response
-from .presenters import present_usage
 from .rendering import is_htmx, page_or_fragment
 
 bp = Blueprint("usage", __name__)

@@ -18,9 +18,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from blueprints.formatting import human_bytes
 from clients.isnotai import METRICS
 from core.periods import split
+from presenters.formatting import human_bytes
 from simulators.data import (
     EXTRA_METRIC,
     TIER_WINDOW_DAYS,

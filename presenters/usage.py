@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from markupsafe import Markup
+from .charts import BYTES_AXIS, COUNT_AXIS, Chart, TableRow, series_figure
+from .formatting import NO_PREVIOUS, change_text, human_bytes, period_label, thousands
 
-from services.charts import BYTES_AXIS, COUNT_AXIS, embeddable, series_figure
-from services.shaping import Bucket
-from services.usage import MetricsSection, MinutesSection, UsageView
-
-from .formatting import human_bytes, signed_pct, thousands
+if TYPE_CHECKING:
+    from services.shaping import Bucket
+    from services.usage import MetricsSection, MinutesSection, UsageView
 
 METRIC_LABELS = {
     "ApiCalls": "API calls",
@@ -20,38 +19,6 @@ METRIC_LABELS = {
     "BotAnalyses": "Bot analyses",
 }
 NOT_ON_PLAN = "not available on your plan"
-
-
-@dataclass(frozen=True)
-class TableRow:
-    """One row of a chart's table of numbers."""
-
-    period: str
-    value: str
-    previous: str | None
-
-
-@dataclass(frozen=True)
-class Chart:
-    """A chart, its card and its table, ready to print."""
-
-    id: str
-    title: str
-    figure: Markup
-    rows: list[TableRow]
-    total: str
-    total_label: str
-    change: str
-    projection: str | None
-    has_data: bool
-    compare: bool
-    empty: str = ""  # what to say instead of the chart when it has no data, if not the usual
-
-
-def _period(bucket: Bucket) -> str:
-    if bucket.start == bucket.end:
-        return bucket.start.isoformat()
-    return f"{bucket.start.isoformat()} – {bucket.end.isoformat()}"
 
 
 def _cell(bucket: Bucket | None, fmt) -> str:
@@ -66,7 +33,7 @@ def _rows(buckets, previous, fmt) -> list[TableRow]:
         before = previous[index] if previous is not None and index < len(previous) else None
         rows.append(
             TableRow(
-                _period(bucket),
+                period_label(bucket),
                 _cell(bucket, fmt),
                 None if previous is None else _cell(before, fmt),
             )
@@ -85,7 +52,7 @@ def _chart(
     total,
     change,
     projection,
-    no_change="no data for the previous range",
+    no_change=NO_PREVIOUS,
 ):
     fmt = human_bytes if bytes_unit else thousands
     figure = series_figure(
@@ -94,11 +61,11 @@ def _chart(
     return Chart(
         id=chart_id,
         title=title,
-        figure=embeddable(figure),
+        figure=figure,
         rows=_rows(buckets, previous, fmt),
         total=fmt(total),
         total_label="at the end of the range" if level else "in the range",
-        change=no_change if change is None else f"{signed_pct(change)} vs previous range",
+        change=change_text(change, no_change),
         projection=None if projection is None else fmt(projection),
         has_data=any(b.value is not None for b in buckets),
         compare=previous is not None,
@@ -121,7 +88,7 @@ def _metric_chart(panel, chart_id: str) -> Chart:
         projection=panel.projection,
         no_change=f"no comparison: the previous range is partly {NOT_ON_PLAN}"
         if panel.previous_cut
-        else "no data for the previous range",
+        else NO_PREVIOUS,
     )
 
 

@@ -8,10 +8,13 @@ text, so every id is HTML-escaped before it reaches the figure (Plotly shows `&l
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
-from .staff_ranking import Row
+if TYPE_CHECKING:
+    from services.staff_ranking import Row
 
 LABEL_CHARS = 32
 
@@ -26,8 +29,8 @@ def _label(text: str) -> str:
     return plotly_text(short)
 
 
-def ranking_figure(top: Sequence[Row], other: int, other_count: int, noun: str) -> str:
-    """Return a figure's JSON: horizontal bars, largest first, the rest summed in one bar."""
+def ranking_figure(top: Sequence[Row], other: int, other_count: int, noun: str) -> dict:
+    """Return a figure: horizontal bars, largest first, the rest summed in one bar."""
     import plotly.graph_objects as go  # heavy: imported on first chart, not at start-up
 
     labels = [_label(row.id) for row in top]
@@ -68,4 +71,4 @@ def ranking_figure(top: Sequence[Row], other: int, other_count: int, noun: str) 
             "fixedrange": True,
         },
     )
-    return figure.to_json(validate=False)
+    return json.loads(figure.to_json(validate=False))

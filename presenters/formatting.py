@@ -1,12 +1,17 @@
-"""Template filters that format numbers, bytes, changes and ages for people."""
+"""Numbers, bytes, changes, ages and periods formatted for people; the first four are filters."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
+if TYPE_CHECKING:
+    from services.shaping import Bucket
+
 _BYTE_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
+NO_PREVIOUS = "no data for the previous range"
 
 
 def human_bytes(value: int | None) -> str:
@@ -51,6 +56,18 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
             count = int(seconds // size)
             return f"{count} {unit}{'' if count == 1 else 's'} ago"
     return "just now"
+
+
+def period_label(bucket: Bucket) -> str:
+    """Name a bucket's days: one date, or the first and last joined by an en dash."""
+    if bucket.start == bucket.end:
+        return bucket.start.isoformat()
+    return f"{bucket.start.isoformat()} – {bucket.end.isoformat()}"
+
+
+def change_text(value: float | None, missing: str = NO_PREVIOUS) -> str:
+    """Say how a total compares with the previous range, or why it cannot."""
+    return missing if value is None else f"{signed_pct(value)} vs previous range"
 
 
 def register_filters(app: Flask) -> None:

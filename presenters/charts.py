@@ -1,27 +1,42 @@
-"""Plotly figures for the usage pages, and their JSON made safe to embed in HTML."""
+"""A series over the range: its Plotly figure (bars, a line for a level) and its printed card."""
 
 from __future__ import annotations
 
-from markupsafe import Markup
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .shaping import Bucket
+if TYPE_CHECKING:
+    from services.shaping import Bucket
 
-_HTML_UNSAFE = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
 BYTES_AXIS = {"tickformat": ".3~s", "ticksuffix": "B"}
 COUNT_AXIS = {"tickformat": ",~d"}
 
 
-def embeddable(json_text: str) -> Markup:
-    """Escape JSON so no string inside it can close a <script> element or break out of it."""
-    for char, escape in _HTML_UNSAFE.items():
-        json_text = json_text.replace(char, escape)
-    return Markup(json_text)  # noqa: S704 - every HTML-significant character escaped above
+@dataclass(frozen=True)
+class TableRow:
+    """One row of a chart's table of numbers."""
+
+    period: str
+    value: str
+    previous: str | None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart, its card and its table, ready to print."""
+
+    id: str
+    title: str
+    figure: dict  # Plotly figure data; the template embeds it with `tojson`
+    rows: list[TableRow]
+    total: str
+    total_label: str
+    change: str
+    projection: str | None
+    has_data: bool
+    compare: bool
+    empty: str = ""  # what to say instead of the chart when it has no data, if not the usual
 
 
 def _layout(y_axis: dict, *, legend: bool) -> dict:
@@ -46,8 +61,11 @@ def series_figure(
     *,
     line: bool,
     unit_axis: dict,
-) -> str:
-    """Return a figure's JSON: the range as bars (or a line for a level), the previous faint."""
+) -> dict:
+    """Return a figure: the range as bars (or a line for a level), the previous range faint.
+
+    The figure is plain JSON data; the template embeds it with `tojson`, which escapes it.
+    """
     import plotly.graph_objects as go  # heavy: imported on first chart, not at start-up
 
     x = [b.start.isoformat() for b in buckets]
@@ -77,4 +95,4 @@ def series_figure(
         )
     )
     figure.update_layout(_layout(unit_axis, legend=previous is not None))
-    return figure.to_json(validate=False)
+    return json.loads(figure.to_json(validate=False))

@@ -1,0 +1,1 @@
+"""What the pages print: view models, formatted numbers and chart figures, from service views."""
