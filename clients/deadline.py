@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import copy_context
 from typing import TypeVar
@@ -11,7 +10,6 @@ from typing import TypeVar
 from core.request_context import end_deadline, start_deadline
 
 T = TypeVar("T")
-U = TypeVar("U")
 
 
 @contextmanager
@@ -28,10 +26,3 @@ def carried(fn: Callable[..., T]) -> Callable[..., T]:
     """Wrap fn to run in a copy of the caller's context, so pool threads keep its deadline."""
     context = copy_context()
     return lambda *args, **kwargs: context.run(fn, *args, **kwargs)
-
-
-def both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
-    """Run two reads at once, each in the caller's context (its deadline); return both."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        one, two = pool.submit(carried(first)), pool.submit(carried(second))
-        return one.result(), two.result()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict, dataclass
 
 from .upstream_text import NAME_LIMIT, readable, sent_secrets
 
@@ -139,3 +140,63 @@ class BadResponse(UpstreamError):
         super().__init__(api, message, **kw)
         # A body that is not JSON at all is often a proxy hiccup; a wrong JSON shape is not.
         self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Wording:
+    """What one upstream's errors say where the upstreams differ; the rest is said alike."""
+
+    vendor: str  # the upstream's name in a sentence
+    refused: str  # the credential was refused (401)
+    forbidden: str  # the credential may not read it (403)
+    missing: str  # nothing at the configured URL (404)
+    throttled: str  # who was rate limited (429): the dashboard, or one key
+
+
+# Status → the error raised and its message; a 400 and a 429 also carry what the upstream said.
+_BY_STATUS: dict[int, tuple[type[UpstreamError], str]] = {
+    401: (AuthenticationFailed, "{refused}"),
+    403: (PermissionDenied, "{forbidden}"),
+    404: (NotFound, "{missing}"),
+    429: (RateLimited, "{vendor} rate limited {throttled}; {when}"),
+}
+_FAILED = (UpstreamUnavailable, "{vendor} failed on its side (HTTP {status}); try again shortly")
+_UNEXPECTED = (UpstreamError, "{vendor} answered with unexpected HTTP {status}")
+
+
+def error_for_status(
+    status: int,
+    api: str,
+    wording: Wording,
+    *,
+    said: object = None,
+    code: str | None = None,
+    field: str | None = None,
+    retry_after: float | None = None,
+    sent: object = None,
+    secrets: tuple[str, ...] = (),
+) -> UpstreamError:
+    """Return the typed error for a non-2xx answer.
+
+    `said` is the upstream's own message (quoted only for a 400), `retry_after` its
+    Retry-After in seconds; `sent` and `secrets` are credentials a 400's quote must not echo.
+    """
+    if status == 400:
+        return InvalidRequest(
+            api,
+            wording.vendor,
+            upstream_message=said,
+            sent=sent,
+            secrets=secrets,
+            status=status,
+            code=code,
+            field=field,
+        )
+    kind, template = _BY_STATUS.get(status) or (_FAILED if status >= 500 else _UNEXPECTED)
+    when = f"retry in {retry_after:.0f} s" if retry_after is not None else "retry in a minute"
+    message = template.format(**asdict(wording), status=status, when=when)
+    if kind is RateLimited:
+        return RateLimited(
+            api, message, retry_after=retry_after, status=status, code=code, field=field
+        )
+    return kind(api, message, status=status, code=code, field=field)

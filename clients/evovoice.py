@@ -9,10 +9,10 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 
 import requests
 from requests_cache import DO_NOT_CACHE
@@ -21,18 +21,17 @@ from core.periods import split
 
 from .cached_http import CachedUpstream, UpstreamRequest
 from .concurrency import ProcessSlots
-from .deadline import carried
 from .errors import (
     AuthenticationFailed,
     BadResponse,
     InvalidRequest,
-    NotFound,
-    PermissionDenied,
-    RateLimited,
     SessionExpired,
     UpstreamError,
     UpstreamUnavailable,
+    Wording,
+    error_for_status,
 )
+from .fanout import run_all
 from .responses import json_body, retry_after_seconds, success_body
 from .result import Fetched
 
@@ -50,6 +49,13 @@ GUESSED_END_DATE = (
 )
 # Calls made with a session before giving up: the first, then after each new sign-in.
 SESSION_ATTEMPTS = 3
+WORDING = Wording(
+    vendor=API,
+    refused="the service account could not sign in to EvoVoice",
+    forbidden="the service account lacks the SystemAdministrator role",
+    missing="EvoVoice has no AI usage service at the configured URL",
+    throttled="the dashboard",
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +95,11 @@ class AIUsage:
     end: date
     accounts: tuple[AccountMinutes, ...]
     customers: tuple[CustomerMinutes, ...]
+    # Orders of these records that readers computed (sorting 100,000 rows costs more than
+    # a page), kept here so they live and go with the answer the client's memo holds.
+    orders: dict[Hashable, tuple] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @property
     def size(self) -> int:
@@ -207,10 +218,11 @@ def error_for(response: requests.Response, secrets: tuple[str, ...] = ()) -> Ups
     """Map a non-2xx EvoVoice answer (often an empty body) to a typed error."""
     status = response.status_code
     body = json_body(response)
-    status_info = body.get("responseStatus") if isinstance(body, dict) else None
-    status_info = status_info if isinstance(status_info, dict) else {}
+    found = body.get("responseStatus") if isinstance(body, dict) else None
+    status_info: dict = found if isinstance(found, dict) else {}
     code = status_info.get("errorCode") if isinstance(status_info.get("errorCode"), str) else None
-    errors = status_info.get("errors") if isinstance(status_info.get("errors"), list) else []
+    listed = status_info.get("errors")
+    errors: list = listed if isinstance(listed, list) else []
     field = next(
         (
             e["fieldName"]
@@ -219,29 +231,17 @@ def error_for(response: requests.Response, secrets: tuple[str, ...] = ()) -> Ups
         ),
         None,
     )
-    kw = {"status": status, "code": code, "field": field}
-    if status == 400:
-        said = status_info.get("message")
-        return InvalidRequest(
-            API, API, upstream_message=said, sent=response.request, secrets=secrets, **kw
-        )
-    if status == 401:
-        return AuthenticationFailed(API, "the service account could not sign in to EvoVoice", **kw)
-    if status == 403:
-        return PermissionDenied(API, "the service account lacks the SystemAdministrator role", **kw)
-    if status == 404:
-        return NotFound(API, "EvoVoice has no AI usage service at the configured URL", **kw)
-    if status == 429:
-        wait = retry_after_seconds(response)
-        when = f"retry in {wait:.0f} s" if wait is not None else "retry in a minute"
-        return RateLimited(
-            API, f"EvoVoice rate limited the dashboard; {when}", retry_after=wait, **kw
-        )
-    if status >= 500:
-        return UpstreamUnavailable(
-            API, f"EvoVoice failed on its side (HTTP {status}); try again shortly", **kw
-        )
-    return UpstreamError(API, f"EvoVoice answered with unexpected HTTP {status}", **kw)
+    return error_for_status(
+        status,
+        API,
+        WORDING,
+        said=status_info.get("message"),
+        code=code,
+        field=field,
+        retry_after=retry_after_seconds(response),
+        sent=response.request,
+        secrets=secrets,
+    )
 
 
 @dataclass(frozen=True)
@@ -468,7 +468,8 @@ class EvovoiceClient:
         """Return the most minutes any record has for these exact startDate and endDate."""
         params = {"startDate": start.isoformat(), "endDate": upstream_end.isoformat()}
         usage = self._read(_Ask(params, start, upstream_end, account_id, None, True, False)).value
-        return max((r.ai_minutes for r in (*usage.accounts, *usage.customers)), default=0)
+        minutes = [a.ai_minutes for a in usage.accounts] + [c.ai_minutes for c in usage.customers]
+        return max(minutes, default=0)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -596,11 +597,9 @@ class EvovoiceClient:
                 span[0], span[1], account_id, customer_id, refresh=refresh, totals_only=True
             )
 
-        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(spans) + 1))) as pool:
-            whole_future = pool.submit(carried(one), (start, end))
-            futures = [pool.submit(carried(one), span) for span in spans]
-            fetched = [future.result() for future in futures]
-            whole = whole_future.result()
+        calls = [partial(one, span) for span in [(start, end), *spans]]
+        # As many at once as EvoVoice has slots: the whole range, then the first buckets.
+        whole, *fetched = run_all(calls, at_once=self.concurrency)
         buckets = tuple(
             MinutesBucket(s, e, f.value.minutes(account_id, customer_id), f)
             for (s, e), f in zip(spans, fetched, strict=True)

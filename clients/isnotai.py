@@ -29,14 +29,11 @@ import requests
 
 from .cached_http import CachedUpstream, UpstreamRequest
 from .errors import (
-    AuthenticationFailed,
     BadResponse,
     InvalidRequest,
-    NotFound,
-    PermissionDenied,
-    RateLimited,
     UpstreamError,
-    UpstreamUnavailable,
+    Wording,
+    error_for_status,
 )
 from .responses import json_body, retry_after_seconds, success_body
 from .result import Fetched
@@ -276,35 +273,30 @@ def error_for(response: requests.Response, region: str) -> UpstreamError:
     api = f"isnotai ({region})"
     status = response.status_code
     envelope = json_body(response)
-    error = envelope.get("error") if isinstance(envelope, dict) else None
-    error = error if isinstance(error, dict) else {}
+    found = envelope.get("error") if isinstance(envelope, dict) else None
+    error: dict = found if isinstance(found, dict) else {}
     code = error.get("code") if isinstance(error.get("code"), str) else None
-    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    listed = error.get("details")
+    details: dict = listed if isinstance(listed, dict) else {}
     field = details.get("field") if isinstance(details.get("field"), str) else None
-    kw = {"status": status, "code": code, "field": field}
-    if status == 400:
-        said = error.get("message")
-        return InvalidRequest(api, "isnotai", upstream_message=said, sent=response.request, **kw)
-    if status == 401:
-        return AuthenticationFailed(
-            api,
-            f"isnotai refused the API key: it is missing, unknown, revoked, or minted for the "
-            f"other region (it was sent to the {region.upper()} region)",
-            **kw,
-        )
-    if status == 403:
-        return PermissionDenied(api, "isnotai says this key may not read that resource", **kw)
-    if status == 404:
-        return NotFound(api, "isnotai has no usage resource at the configured URL", **kw)
-    if status == 429:
-        wait = retry_after_seconds(response)
-        when = f"retry in {wait:.0f} s" if wait is not None else "retry in a minute"
-        return RateLimited(api, f"isnotai rate limited this key; {when}", retry_after=wait, **kw)
-    if status >= 500:
-        return UpstreamUnavailable(
-            api, f"isnotai failed on its side (HTTP {status}); try again shortly", **kw
-        )
-    return UpstreamError(api, f"isnotai answered with unexpected HTTP {status}", **kw)
+    wording = Wording(
+        vendor="isnotai",
+        refused="isnotai refused the API key: it is missing, unknown, revoked, or minted for the "
+        f"other region (it was sent to the {region.upper()} region)",
+        forbidden="isnotai says this key may not read that resource",
+        missing="isnotai has no usage resource at the configured URL",
+        throttled="this key",
+    )
+    return error_for_status(
+        status,
+        api,
+        wording,
+        said=error.get("message"),
+        code=code,
+        field=field,
+        retry_after=retry_after_seconds(response),
+        sent=response.request,
+    )
 
 
 def date_params(start: date, end: date, as_datetimes: bool) -> dict[str, str]:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from clients.deadline import both
 from clients.errors import UpstreamError
 from clients.evovoice import AIUsage, EvovoiceClient
+from clients.fanout import both
 from clients.result import Fetched
 
 from .filters import StaffQuery
@@ -81,7 +81,7 @@ class Series(MinutesTotals):
 class Overview:
     """Every account: the total with its change, and the accounts ranked."""
 
-    total: int
+    total: int | None  # None: EvoVoice listed no account at all
     previous_total: int | None
     projection: int | None
     accounts: Ranking
@@ -184,10 +184,17 @@ class StaffService:
 
     # -- reads ------------------------------------------------------------------------------
 
+    @property
+    def client(self) -> EvovoiceClient:
+        """Return the EvoVoice client; callers check `evovoice` first to say it is missing."""
+        if self.evovoice is None:
+            raise UpstreamError("EvoVoice", "EvoVoice is not configured.")
+        return self.evovoice
+
     def usage(self, query: StaffQuery, *, refresh: bool = False) -> Fetched[AIUsage]:
         """Read the whole range in the query's scope (one call; EvoVoice rounds per call)."""
         r = query.range
-        return self.evovoice.usage(r.start, r.end, query.account, query.customer, refresh=refresh)
+        return self.client.usage(r.start, r.end, query.account, query.customer, refresh=refresh)
 
     def view(self, query: StaffQuery, *, refresh: bool = False) -> StaffView:
         """Read what the query needs (current and previous range concurrently) and shape it."""
@@ -200,9 +207,7 @@ class StaffService:
 
     def _previous(self, query: StaffQuery, refresh: bool) -> Fetched[AIUsage]:
         old = query.range.previous
-        return self.evovoice.usage(
-            old.start, old.end, query.account, query.customer, refresh=refresh
-        )
+        return self.client.usage(old.start, old.end, query.account, query.customer, refresh=refresh)
 
     def _all(self, query: StaffQuery, refresh: bool) -> StaffView:
         current, previous = both(
@@ -228,12 +233,12 @@ class StaffService:
             found = memo.get(key, self.now())
             if found is not None:
                 return found
-        series = self.evovoice.minutes_series(
+        series = self.client.minutes_series(
             r.start, r.end, r.granularity, query.account, query.customer, refresh=refresh
         )
         numbers = numbers_of(series)
         if memo is not None:
-            memo.put(key, numbers, expiry(series, self.evovoice.upstream.policy.ttl_for))
+            memo.put(key, numbers, expiry(series, self.client.upstream.policy.ttl_for))
         return numbers
 
     def _scoped(self, query: StaffQuery, refresh: bool) -> StaffView:
@@ -247,7 +252,7 @@ class StaffService:
             previous_total=previous.value.minutes(query.account, query.customer),
             projection=projection(series.total, r.start, r.end, self.now()),
         )
-        results = [*series.results, previous]
+        results: list[Fetched] = [*series.results, previous]
         customers = None
         if query.customer is None:
             # The series read this whole-range answer moments ago (or it is still fresh).
@@ -284,7 +289,7 @@ class StaffService:
         """
         fetched = self.usage(query.replace(customer=None))
         usage = fetched.value
-        ordered = sorted_records(usage, ("accounts",), query.sort)
+        ordered: Sequence = sorted_records(usage, ("accounts",), query.sort)
         if query.account is not None:
             ordered = [r for r in ordered if r.account_id == query.account]
         else:
@@ -300,7 +305,7 @@ class StaffService:
         """
         fetched = self.usage(query)
         usage = fetched.value
-        ordered = sorted_records(usage, ("customers", query.account), query.sort)
+        ordered: Sequence = sorted_records(usage, ("customers", query.account), query.sort)
         if query.scoped:
             ordered = customer_records(ordered, query.customer)
             ordered = matching(ordered, customer_id, query.q)

@@ -1,26 +1,17 @@
 """Sorted and searched views of one parsed EvoVoice answer, each sort computed once.
 
 An answer with 100,000 customers is parsed once per cache entry by the client; sorting it
-costs more than rendering a page, so each sort of each answer is kept beside the answer
-while it lives (a weak reference: when the client's memo lets the answer go, its sorts go
-too), and never for more than a few answers at once.
+costs more than rendering a page, so each sort is kept in the answer itself (`orders`):
+when the client's memo lets the answer go, its sorts go with it.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 
 from clients.evovoice import AIUsage
-
-MAX_ANSWERS = 8  # answers whose sorts are kept; each holds at most four orders of its rows
-
-_lock = threading.Lock()
-_sorts: OrderedDict[int, tuple[weakref.ref, dict]] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -60,49 +51,27 @@ def _by_id(kind: str) -> Callable:
     return attrgetter("account_id", "customer_id")
 
 
-def _sort(usage: AIUsage, scope: tuple, sort: str, memo: dict) -> Sequence:
+def _sort(usage: AIUsage, scope: tuple, sort: str) -> tuple:
     if sort == "id":
         return tuple(sorted(_records(usage, scope), key=_by_id(scope[0])))
-    by_id = sorted_records(usage, scope, "id", memo)
+    by_id = sorted_records(usage, scope, "id")
     if sort == "-id":
         return by_id[::-1]
     # Python's sort is stable (also with reverse=True): equal minutes stay in id order.
     return tuple(sorted(by_id, key=attrgetter("ai_minutes"), reverse=sort == "-minutes"))
 
 
-def _forget(key: int) -> None:
-    with _lock:
-        entry = _sorts.get(key)
-        if entry is not None and entry[0]() is None:
-            del _sorts[key]
-
-
-def _memo_for(usage: AIUsage) -> dict:
-    key = id(usage)
-    with _lock:
-        entry = _sorts.get(key)
-        if entry is None or entry[0]() is not usage:
-            entry = (weakref.ref(usage), {})
-            _sorts[key] = entry
-            weakref.finalize(usage, _forget, key)
-            while len(_sorts) > MAX_ANSWERS:
-                _sorts.popitem(last=False)
-        else:
-            _sorts.move_to_end(key)
-        return entry[1]
-
-
-def sorted_records(usage: AIUsage, scope: tuple, sort: str, memo: dict | None = None) -> Sequence:
+def sorted_records(usage: AIUsage, scope: tuple, sort: str) -> tuple:
     """Return a scope's records in a sort order; ties in minutes are broken by id.
 
     scope is ("accounts",) or ("customers", account id or None for every account); sort is
     "minutes", "-minutes", "id" or "-id".
     """
-    memo = _memo_for(usage) if memo is None else memo
     key = (scope, sort)
-    found = memo.get(key)
+    found = usage.orders.get(key)
     if found is None:
-        found = memo[key] = _sort(usage, scope, sort, memo)
+        # Two first readers may both sort; setdefault keeps one, so both get the same order.
+        found = usage.orders.setdefault(key, _sort(usage, scope, sort))
     return found
 
 

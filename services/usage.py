@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from clients.deadline import both, carried, deadline_in
+from clients.deadline import deadline_in
 from clients.errors import UpstreamError
 from clients.evovoice import EvovoiceClient, MinutesSeries
+from clients.fanout import both
 from clients.isnotai import IsnotaiClient, IsnotaiUsage
 from clients.result import Fetched
 
@@ -108,6 +108,9 @@ class UsageView:
         return self.errors[0].page_status if self.errors else 200
 
 
+NOT_CONFIGURED = "EvoVoice is not configured (USAGE_EVOVOICE_USERNAME is empty)"
+
+
 class UsageService:
     """Reads and shapes one tenant's usage."""
 
@@ -126,12 +129,14 @@ class UsageService:
 
     def view(self, scope: TenantScope, query: UsageQuery, *, refresh: bool = False) -> UsageView:
         """Read both sources concurrently, within one deadline, and shape them for the page."""
-        results: list[Fetched] = []
-        with deadline_in(self.deadline), ThreadPoolExecutor(max_workers=2) as pool:
-            metrics_job = pool.submit(carried(self._metrics), scope, query, refresh, results)
-            minutes_job = pool.submit(carried(self._minutes), scope, query, refresh, results)
-            metrics, minutes = metrics_job.result(), minutes_job.result()
-        return UsageView(scope, query, metrics, minutes, Freshness.of(results))
+        with deadline_in(self.deadline):
+            (metrics, metrics_from), (minutes, minutes_from) = both(
+                lambda: self._metrics(scope, query, refresh),
+                lambda: self._minutes(scope, query, refresh),
+            )
+        return UsageView(
+            scope, query, metrics, minutes, Freshness.of([*metrics_from, *minutes_from])
+        )
 
     # -- isnotai ---------------------------------------------------------------------------
 
@@ -139,22 +144,24 @@ class UsageService:
         self, scope: TenantScope, query: UsageQuery, *, refresh: bool = False
     ) -> Fetched[IsnotaiUsage]:
         """Read the tenant's isnotai usage for the query's range."""
+        if not (scope.isnotai_key and scope.isnotai_region):
+            raise ValueError(f"tenant {scope.name} has no isnotai integration")
         metric = None if query.metric == "all" else query.metric
         return self.isnotai.usage(
             scope.isnotai_key, scope.isnotai_region, query.start, query.end, metric, refresh=refresh
         )
 
-    def _metrics(self, scope, query, refresh, results) -> MetricsSection | None:
+    def _metrics(self, scope, query, refresh) -> tuple[MetricsSection | None, list[Fetched]]:
+        """Return the isnotai section and the upstream results it was built from."""
         if not (scope.isnotai_key and scope.isnotai_region):
-            return None
+            return None, []
         try:
             current, previous = both(
                 lambda: self.metrics_usage(scope, query, refresh=refresh),
                 lambda: self.metrics_usage(scope, query.previous, refresh=refresh),
             )
         except UpstreamError as exc:
-            return MetricsSection(error=exc)
-        results.extend([current, previous])
+            return MetricsSection(error=exc), []
         usage, before = current.value, previous.value
         now = self.now()
         # Days the plan does not keep have no run rate: project from the first one it keeps.
@@ -176,7 +183,7 @@ class UsageService:
                 previous_cut=before.available_from is not None,
             )
 
-        return MetricsSection(
+        section = MetricsSection(
             panels=[panel(metric) for metric in query.metrics],
             tier=usage.tier,
             history_start=usage.history_start(now.date()),
@@ -184,14 +191,22 @@ class UsageService:
             available_from=usage.available_from,
             per_month=usage.granularity == "month" and query.granularity != "month",
         )
+        return section, [current, previous]
 
     # -- EvoVoice --------------------------------------------------------------------------
+
+    @property
+    def client(self) -> EvovoiceClient:
+        """Return the EvoVoice client; callers check `evovoice` first to say it is missing."""
+        if self.evovoice is None:
+            raise UpstreamError("EvoVoice", NOT_CONFIGURED)
+        return self.evovoice
 
     def minutes_series(
         self, scope: TenantScope, query: UsageQuery, *, refresh: bool = False
     ) -> MinutesSeries:
         """Read the tenant's AI minutes per bucket, always in the tenant's own scope."""
-        return self.evovoice.minutes_series(
+        return self.client.minutes_series(
             query.start,
             query.end,
             query.granularity,
@@ -200,20 +215,19 @@ class UsageService:
             refresh=refresh,
         )
 
-    def _minutes(self, scope, query, refresh, results) -> MinutesSection | None:
+    def _minutes(self, scope, query, refresh) -> tuple[MinutesSection | None, list[Fetched]]:
+        """Return the EvoVoice section and the upstream results it was built from."""
         if not scope.account_id:
-            return None
+            return None, []
         section = MinutesSection(scope.account_id, scope.customer_id)
         if self.evovoice is None:
-            return _with_error(
-                section, "EvoVoice is not configured (USAGE_EVOVOICE_USERNAME is empty)"
-            )
+            return _with_error(section, NOT_CONFIGURED), []
         old = query.previous
 
         def previous():
             if query.compare == "previous":
                 return self.minutes_series(scope, old, refresh=refresh)
-            return self.evovoice.usage(
+            return self.client.usage(
                 old.start, old.end, scope.account_id, scope.customer_id, refresh=refresh
             )
 
@@ -222,18 +236,17 @@ class UsageService:
                 lambda: self.minutes_series(scope, query, refresh=refresh), previous
             )
         except UpstreamError as exc:
-            return MinutesSection(scope.account_id, scope.customer_id, error=exc)
+            return MinutesSection(scope.account_id, scope.customer_id, error=exc), []
         if isinstance(prior, MinutesSeries):
             previous_total, prior_buckets = prior.total, _buckets(prior)
-            results.extend(prior.results)
+            prior_results = prior.results
         else:
             previous_total, prior_buckets = (
                 prior.value.minutes(scope.account_id, scope.customer_id),
                 None,
             )
-            results.append(prior)
-        results.extend(series.results)
-        return MinutesSection(
+            prior_results = [prior]
+        section = MinutesSection(
             account_id=scope.account_id,
             customer_id=scope.customer_id,
             buckets=_buckets(series),
@@ -242,6 +255,7 @@ class UsageService:
             previous_total=previous_total,
             projection=projection(series.total, query.start, query.end, self.now()),
         )
+        return section, [*prior_results, *series.results]
 
 
 def other_metrics(usage: IsnotaiUsage, query: UsageQuery) -> tuple[str, ...]:
