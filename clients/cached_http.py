@@ -152,6 +152,11 @@ class CachedUpstream:
         self._session: CachedSession | None = None
         self._pid: int | None = None
 
+    @property
+    def memo_weight(self) -> int:
+        """Return how many decoded records this process keeps in memory."""
+        return self._memo.weight
+
     # -- the session -------------------------------------------------------------------
 
     @property
@@ -391,8 +396,8 @@ class CachedUpstream:
         policy = self.policy
         # Inside the slot: a sign-in made for these headers is a call in flight too.
         headers = dict(req.headers() if callable(req.headers) else req.headers)
-        if request_id.get():
-            headers["X-Request-ID"] = request_id.get()
+        if rid := request_id.get():
+            headers["X-Request-ID"] = rid
         started = time.perf_counter()
         outcome = "ok"
         try:

@@ -55,6 +55,15 @@ class ExpiringLRU(Generic[V]):
             while self._weight > self.max_weight:
                 self._drop(next(iter(self._entries)))
 
+    @property
+    def weight(self) -> int:
+        """Return the total weight of the entries held (for decoded answers: their records).
+
+        Expired entries still count until a read or an eviction drops them.
+        """
+        with self._lock:
+            return self._weight
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)

@@ -268,9 +268,7 @@ class SimulatorState:
         for name, text in (("message", message), ("field", field)):
             if text is not None and not isinstance(text, str):
                 raise ValueError(f"{name} must be text or null; got {text!r}")
-        fault = Fault(
-            kind, TARGET_GROUPS[target], times, retry_after, hang_seconds, message, field
-        )
+        fault = Fault(kind, TARGET_GROUPS[target], times, retry_after, hang_seconds, message, field)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -347,6 +345,11 @@ class SimulatorState:
                 self._session_uses.pop(oldest, None)
             self._sessions[session_id] = username
         return session_id
+
+    def session_ids(self) -> list[str]:
+        """Return the ids of every live session (tests look for them where none may be)."""
+        with self._lock:
+            return list(self._sessions)
 
     def session_user(self, session_id: str | None) -> str | None:
         """Return the username of a live session, or None."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.config
 import os
+import tempfile
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +22,54 @@ from simulators.data import EVOVOICE_SERVICE_USER
 
 REDIS_URL = os.environ.get("USAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+# Scans what every other test sent and logged, so it must run after them.
+SCAN_LAST = Path(__file__).with_name("test_secrets.py")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the secrets scan to the end, whatever the selection or any reordering plugin did."""
+    # trylast: runs after plugins that shuffle or sort, so their order cannot undo this.
+    items[:] = [i for i in items if i.path != SCAN_LAST] + [i for i in items if i.path == SCAN_LAST]
+
+
+def _is_app_setting(name: str) -> bool:
+    # USAGE_TEST_* say where the test servers are (Redis, PostgreSQL); the app never reads them.
+    return name.startswith("USAGE_") and not name.startswith("USAGE_TEST_")
+
+
+@contextlib.contextmanager
+def _without_app_settings() -> Iterator[None]:
+    """Hide every USAGE_* variable but USAGE_TEST_*, putting them back afterwards."""
+    hidden = {name: os.environ.pop(name) for name in list(os.environ) if _is_app_setting(name)}
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_developer_settings():
+    """Keep a developer's USAGE_* variables away from every app and Settings the suite makes."""
+    with _without_app_settings():
+        yield
+
+
+def build_app(config: Mapping):
+    """Create an app from `config` alone: no USAGE_* variable and no .env file reach it.
+
+    pydantic-settings reads `.env` from the working directory, so the app is created from an
+    empty one (settings are read only then); the variables are hidden for the same moment,
+    which also covers any a test set after the session began.
+    """
+    from app import create_app
+
+    with (
+        tempfile.TemporaryDirectory() as empty,
+        contextlib.chdir(empty),
+        _without_app_settings(),
+    ):
+        return create_app(config)
 
 
 @pytest.fixture
@@ -151,9 +203,7 @@ def app_config(tmp_path, sims) -> dict:
 def app(app_config):
     from flask_migrate import upgrade
 
-    from app import create_app
-
-    application = create_app(app_config)
+    application = build_app(app_config)
     with application.app_context():
         upgrade()
     yield application
@@ -284,7 +334,7 @@ def postgres_url():
     admin.dispose()
 
 
-# -- what the suite sent and logged, scanned for secrets by test_zz_secrets.py ------------
+# -- what the suite sent and logged, scanned for secrets by test_secrets.py ---------------
 
 SEEN: dict[str, list[str]] = {"responses": [], "logs": [], "embed secrets": []}
 

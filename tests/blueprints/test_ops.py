@@ -9,9 +9,12 @@ import sys
 from contextlib import contextmanager
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from core.observability import RedactSecrets, configure_logging, redact
 from simulators.data import isnotai_integration
+
+from ..conftest import build_app
 
 ACME = isnotai_integration("acme")
 
@@ -44,9 +47,7 @@ def test_readyz_reports_every_dependency(client):
 def test_readyz_is_503_when_an_upstream_is_unreachable(app_config, tmp_path):
     from flask_migrate import upgrade
 
-    from app import create_app
-
-    app = create_app({**app_config, "USAGE_ISNOTAI_EU_URL": "http://127.0.0.1:9"})
+    app = build_app({**app_config, "USAGE_ISNOTAI_EU_URL": "http://127.0.0.1:9"})
     with app.app_context():
         upgrade()
     response = app.test_client().get("/readyz")
@@ -61,9 +62,7 @@ def guarded_unready(app_config):
     """An app with an unreachable upstream whose operations details are for 10.9.9.9 or a token."""
     from flask_migrate import upgrade
 
-    from app import create_app
-
-    app = create_app(
+    app = build_app(
         {
             **app_config,
             "USAGE_ISNOTAI_EU_URL": "http://127.0.0.1:9",
@@ -101,22 +100,69 @@ def test_readyz_details_go_to_whoever_may_read_metrics(guarded_unready, headers,
     assert response.json["checks"]["evovoice"] == "ok"
 
 
-def test_metrics_count_requests_upstream_calls_and_cache(customer):
-    customer.get("/usage?preset=7d")
-    customer.get("/usage?preset=7d")
-    text = customer.get("/metrics").get_data(as_text=True)
-    assert 'usage_http_requests_total{method="GET",route="/usage",status="200"}' in text
-    assert "usage_http_request_seconds_bucket" in text
-    assert 'usage_upstream_requests_total{api="isnotai (us)",outcome="ok"}' in text
-    assert 'usage_upstream_requests_total{api="EvoVoice",outcome="ok"}' in text
-    assert 'usage_cache_events_total{api="isnotai (us)",event="hit"}' in text
-    assert 'usage_cache_events_total{api="isnotai (us)",event="miss"}' in text
+Scrape = dict[tuple[str, frozenset], float]
+
+
+def scrape(client, headers=None) -> Scrape:
+    """Return every sample /metrics serves, by name and labels."""
+    response = client.get("/metrics", headers=headers or {})
+    assert response.status_code == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for sample in family.samples
+    }
+
+
+def increase(before: Scrape, after: Scrape, name: str, **labels: str) -> float:
+    """Return how much one sample grew; the registry is the process's, shared by every test."""
+    key = (name, frozenset(labels.items()))
+    return after.get(key, 0.0) - before.get(key, 0.0)
+
+
+def test_metrics_count_requests_upstream_calls_and_cache(customer, sims):
+    isnotai = {"api": "isnotai (us)"}
+    evovoice = {"api": "EvoVoice"}
+    sims.state.clear_calls()
+    before = scrape(customer)
+    assert customer.get("/usage?preset=7d").status_code == 200
+    first = scrape(customer)
+    isnotai_calls = len(sims.state.calls("isnotai-us", "/v1/usage"))
+    evovoice_calls = len(sims.state.calls("evovoice", "/ai/usage"))
+    assert isnotai_calls and evovoice_calls
+    assert increase(before, first, "usage_upstream_requests_total", **isnotai, outcome="ok") == (
+        isnotai_calls
+    )
+    assert increase(before, first, "usage_upstream_requests_total", **evovoice, outcome="ok") == (
+        evovoice_calls
+    )
+    assert increase(before, first, "usage_upstream_request_seconds_count", **isnotai) == (
+        isnotai_calls
+    )
+    assert increase(before, first, "usage_cache_events_total", **isnotai, event="miss") == (
+        isnotai_calls
+    )
+    reads = sum(
+        increase(before, first, "usage_cache_events_total", **isnotai, event=event)
+        for event in ("hit", "miss")
+    )
+
+    # The same view again: every read the first one made is a cache hit, none goes upstream.
+    sims.state.clear_calls()
+    assert customer.get("/usage?preset=7d").status_code == 200
+    second = scrape(customer)
+    assert sims.state.calls("isnotai-us", "/v1/usage") == []
+    assert increase(first, second, "usage_cache_events_total", **isnotai, event="hit") == reads
+    assert increase(first, second, "usage_cache_events_total", **isnotai, event="miss") == 0
+    assert increase(first, second, "usage_upstream_requests_total", **isnotai, outcome="ok") == 0
+
+    page = {"route": "/usage", "method": "GET", "status": "200"}
+    assert increase(before, second, "usage_http_requests_total", **page) == 2
+    assert increase(before, second, "usage_http_request_seconds_count", route="/usage") == 2
 
 
 def test_metrics_are_refused_to_others(app_config):
-    from app import create_app
-
-    app = create_app(
+    app = build_app(
         {
             **app_config,
             "USAGE_METRICS_ALLOW": "10.9.9.9",
@@ -124,11 +170,14 @@ def test_metrics_are_refused_to_others(app_config):
         }
     )
     client = app.test_client()
+    token = {"Authorization": "Bearer t0k3n-for-metrics"}
+    before = scrape(client, token)
     assert client.get("/metrics").status_code == 403
     wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 403
-    right = client.get("/metrics", headers={"Authorization": "Bearer t0k3n-for-metrics"})
-    assert right.status_code == 200 and "usage_http_requests_total" in right.get_data(as_text=True)
+    after = scrape(client, token)
+    refused = {"route": "/metrics", "method": "GET", "status": "403"}
+    assert increase(before, after, "usage_http_requests_total", **refused) == 2
 
 
 def test_request_ids_are_returned_and_sent_upstream(customer, sims):

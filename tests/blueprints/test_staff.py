@@ -6,17 +6,17 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from html import unescape
 from urllib.parse import urlencode
 
 import pytest
 
 from core.periods import split
-from services.staff import PAGE_SIZE, account_id, rank
-from services.staff_charts import ranking_figure
-from services.staff_ranking import MAX_ANSWERS, sorted_records
+from services.staff import PAGE_SIZE
 from simulators.data import evovoice_expected
+
+from ..helpers_staff import accounts_by_minutes, customers_by_minutes, past, today
 
 NORTHWIND = "acct-northwind"
 HOSTILE = "acct-</script><script>alert(1)</script>"
@@ -38,17 +38,6 @@ def people(make_tenant, make_user):
 @pytest.fixture
 def staff(client, people, login):
     return login(client, STAFF)
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
-def past(days=10):
-    """Return a range that ended yesterday, and its query string."""
-    end = today() - timedelta(days=1)
-    start = end - timedelta(days=days - 1)
-    return start, end, f"start={start}&end={end}"
 
 
 def previous(start: date, end: date) -> tuple[date, date]:
@@ -78,17 +67,6 @@ def csv_rows(response) -> list[list[str]]:
 
 def share(part: int, whole: int) -> str:
     return f"{part / whole * 100:.1f} %"
-
-
-def accounts_by_minutes(body: dict) -> list[tuple[str, int]]:
-    rows = [(a["accountId"], a["aiMinutes"]) for a in body["accountUsage"]]
-    return sorted(rows, key=lambda r: (-r[1], r[0]))
-
-
-def customers_by_minutes(body: dict, account: str) -> list[tuple[str, int]]:
-    rows = [(c["customerId"], c["aiMinutes"]) for c in body["customerUsage"]]
-    assert all(c["accountId"] == account for c in body["customerUsage"])
-    return sorted(rows, key=lambda r: (-r[1], r[0]))
 
 
 # -- the role rule ----------------------------------------------------------------------------
@@ -156,21 +134,6 @@ def test_every_account_total_change_chart_and_table(staff):
     assert [unescape(t) for t in bars["customdata"]] == [i for i, _ in expected]
 
     assert table(html, "staff-accounts") == [(i, f"{m:,}", share(m, total)) for i, m in expected]
-
-
-def test_top_n_and_the_other_bar_add_up_to_the_total(evovoice):
-    start, end, _ = past(10)
-    usage = evovoice.usage(start, end).value
-    ranking = rank(usage, ("accounts",), account_id, "-minutes", "", 1, top_n=2)
-    expected = accounts_by_minutes(evovoice_expected(start, end))
-    total = sum(m for _, m in expected)
-    assert [(r.id, r.ai_minutes) for r in ranking.top] == expected[:2]
-    assert ranking.other == sum(m for _, m in expected[2:])
-    assert ranking.other_count == 3 and ranking.sum == total
-    figure = json.loads(ranking_figure(ranking.top, ranking.other, ranking.other_count, "account"))
-    bars = figure["data"][0]
-    assert sum(bars["x"]) == total
-    assert figure["layout"]["yaxis"]["ticktext"][-1] == "3 other accounts"
 
 
 def test_an_account_shows_its_series_its_customers_and_top_customers(staff, sims):
@@ -616,19 +579,3 @@ def test_the_tenants_page_lists_sources_and_links(staff):
     assert "customer <code>kunde-müller</code>" in html
     assert "/staff?account=acct-northwind" in html
     assert staff.get("/usage?tenant=acme&preset=7d").status_code == 200
-
-
-# -- the sorts kept beside an answer --------------------------------------------------------
-
-
-def test_each_sort_of_an_answer_is_computed_once_and_bounded(evovoice):
-    start, end, _ = past(5)
-    usage = evovoice.usage(start, end).value
-    first = sorted_records(usage, ("customers", None), "-minutes")
-    assert sorted_records(usage, ("customers", None), "-minutes") is first
-    others = [evovoice.usage(start - timedelta(days=n), end).value for n in range(1, 12)]
-    for other in others:
-        sorted_records(other, ("accounts",), "id")
-    from services import staff_ranking
-
-    assert len(staff_ranking._sorts) <= MAX_ANSWERS

@@ -43,11 +43,10 @@ def stored_bytes(cache_url: str) -> bytes:
     return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
 
 
-def secrets_in_play(evovoice: EvovoiceClient, test_secret: str) -> list[bytes]:
+def secrets_in_play(sims, test_secret: str) -> list[bytes]:
     _, password = EVOVOICE_SERVICE_USER
     values = [ACME.key, ACME.key[7:], INITECH.key, password, test_secret]
-    cookie = evovoice._cookie or ""
-    values += [part.split("=", 1)[1] for part in cookie.split("; ") if "=" in part]
+    values += sims.state.session_ids()  # the session cookies EvoVoice gave the client
     return [v.encode() for v in values if v]
 
 
@@ -79,14 +78,16 @@ def test_the_cache_key_hides_the_credential(upstream, isnotai, sims):
     assert ACME.key not in keys[0] and ACME.key[-8:] not in keys[0]
 
 
-def test_no_secret_reaches_the_sqlite_cache(upstream, isnotai, evovoice, cache_url, test_secret):
+def test_no_secret_reaches_the_sqlite_cache(
+    upstream, isnotai, evovoice, cache_url, test_secret, sims
+):
     start, end = past_range()
     isnotai.usage(ACME.key, "us", start, end)
     isnotai.usage(INITECH.key, "us", start, end)
     evovoice.usage(start, end)
     stored = stored_bytes(cache_url)
     assert b"ai/usage" in stored  # the scan looks at real entries
-    for secret in secrets_in_play(evovoice, test_secret):
+    for secret in secrets_in_play(sims, test_secret):
         assert secret not in stored
 
 
@@ -113,7 +114,7 @@ def test_redis_backend_isolates_and_keeps_no_secret(redis_url, sims, policy, clo
             for k in keys
         )
         assert b"ai/usage" in stored
-        for secret in secrets_in_play(evovoice, test_secret):
+        for secret in secrets_in_play(sims, test_secret):
             assert secret not in stored
         # Entries outlive their freshness so they can still be served stale.
         ttls = [server.ttl(k) for k in keys if b"redirects" not in k]

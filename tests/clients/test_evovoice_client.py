@@ -735,7 +735,7 @@ def test_series_keep_totals_only_and_never_hide_customers_from_a_whole_read(
     end = START + timedelta(days=6)
     series = evovoice.minutes_series(START, end, "day", "acct-northwind")
     # Seven day buckets and the range: a few records each, not 400 customers each.
-    assert upstream._memo._weight < 40
+    assert upstream.memo_weight < 40
     # The same answer read whole (same cache entry) still lists every customer.
     whole = evovoice.usage(START, end, "acct-northwind")
     body = evovoice_expected(START, end, account_id="acct-northwind", extra_customers=2000)

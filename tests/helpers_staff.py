@@ -1,0 +1,29 @@
+"""What the staff tests share: past ranges, and EvoVoice's oracle answers ranked by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def past(days: int = 10) -> tuple[date, date, str]:
+    """Return a range that ended yesterday, and its query string."""
+    end = today() - timedelta(days=1)
+    start = end - timedelta(days=days - 1)
+    return start, end, f"start={start}&end={end}"
+
+
+def accounts_by_minutes(body: dict) -> list[tuple[str, int]]:
+    """Return (account id, minutes) of an oracle answer, busiest first, ties by id."""
+    rows = [(a["accountId"], a["aiMinutes"]) for a in body["accountUsage"]]
+    return sorted(rows, key=lambda r: (-r[1], r[0]))
+
+
+def customers_by_minutes(body: dict, account: str) -> list[tuple[str, int]]:
+    """Return (customer id, minutes) of one account's oracle answer, busiest first."""
+    rows = [(c["customerId"], c["aiMinutes"]) for c in body["customerUsage"]]
+    assert all(c["accountId"] == account for c in body["customerUsage"])
+    return sorted(rows, key=lambda r: (-r[1], r[0]))

@@ -1,0 +1,168 @@
+"""`services.shaping`: run-rate projections, percent changes and calendar buckets, by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from clients.isnotai import IsnotaiUsage, UsagePoint
+from services.shaping import Bucket, change_pct, metric_buckets, projection
+
+MARCH_1, MARCH_31 = date(2026, 3, 1), date(2026, 3, 31)  # 31 days; March 1st is a Sunday
+
+
+def at(day: int, hour: int = 0, minute: int = 0, month: int = 3) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+# -- projection -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("total", "start", "end", "now", "expected"),
+    [
+        # Ten whole days of 31 gone: 1,000 / 10 * 31.
+        (1_000, MARCH_1, MARCH_31, at(11), 3_100),
+        # Today's elapsed hours count: 10.5 days gone, 2,100 / 10.5 * 31.
+        (2_100, MARCH_1, MARCH_31, at(11, 12), 6_200),
+        # A range ending today still projects: 6.75 of its 7 days gone, 675 / 6.75 * 7.
+        (675, date(2026, 3, 25), MARCH_31, at(31, 18), 700),
+        # Two hours into the first day: 10 / (2/24) * 31.
+        (10, MARCH_1, MARCH_31, at(1, 2), 3_720),
+        # Less than an hour in counts as an hour, so the first minutes do not project wildly.
+        (5, MARCH_1, MARCH_31, at(1, 0, 30), 3_720),
+        (5, MARCH_1, MARCH_31, at(1), 3_720),
+        # Nothing used yet projects nothing.
+        (0, MARCH_1, MARCH_31, at(20), 0),
+        # 31 * 10^17: exact in a float, so an int of exactly that comes back.
+        (10**18, MARCH_1, MARCH_31, at(11), 31 * 10**17),
+    ],
+)
+def test_projection_scales_the_run_rate_to_the_whole_range(total, start, end, now, expected):
+    projected = projection(total, start, end, now)
+    assert projected == expected
+    assert type(projected) is int
+
+
+@pytest.mark.parametrize(
+    ("total", "now"),
+    [
+        (1_000, at(1, month=4)),  # the range is wholly past
+        (1_000, at(28, 23, 59, month=2)),  # the range has not begun
+        (None, at(11)),  # no total to project from
+    ],
+)
+def test_projection_is_none_unless_now_is_in_the_range(total, now):
+    assert projection(total, MARCH_1, MARCH_31, now) is None
+
+
+# -- change ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("current", "previous", "expected"),
+    [
+        (150, 100, 50.0),
+        (50, 200, -75.0),
+        (0, 100, -100.0),
+        (100, 100, 0.0),
+        (3, 2, 50.0),
+    ],
+)
+def test_change_is_percent_of_the_previous_total(current, previous, expected):
+    assert change_pct(current, previous) == expected
+
+
+@pytest.mark.parametrize(("current", "previous"), [(100, 0), (100, None), (None, 100), (0, 0)])
+def test_change_is_none_without_both_totals_or_from_zero(current, previous):
+    assert change_pct(current, previous) is None
+
+
+# -- buckets --------------------------------------------------------------------------------
+
+
+def usage(start, end, points, granularity="day", available_from=None) -> IsnotaiUsage:
+    return IsnotaiUsage(
+        start=start,
+        end=end,
+        region="us",
+        tier=None,
+        points=tuple(UsagePoint(day, granularity, metric, value) for day, metric, value in points),
+        totals={},
+        granularity=granularity,
+        available_from=available_from,
+    )
+
+
+# Weeks of 1-14 March 2026: Sunday the 1st alone, Monday 2nd to Sunday 8th, 9th to 14th.
+WEEKS = [
+    (date(2026, 3, 1), date(2026, 3, 1)),
+    (date(2026, 3, 2), date(2026, 3, 8)),
+    (date(2026, 3, 9), date(2026, 3, 14)),
+]
+
+
+def test_a_flow_adds_up_within_each_week_and_ignores_days_outside_the_range():
+    answer = usage(
+        date(2026, 3, 1),
+        date(2026, 3, 14),
+        [
+            (date(2026, 2, 28), "Events", 1_000),  # before the range
+            (date(2026, 3, 1), "Events", 5),
+            (date(2026, 3, 8), "Events", 3),
+            (date(2026, 3, 2), "Events", 7),
+            (date(2026, 3, 10), "Events", 4),
+            (date(2026, 3, 10), "Sessions", 90),  # another metric
+            (date(2026, 3, 15), "Events", 1_000),  # after the range
+        ],
+    )
+    values = [5, 7 + 3, 4]
+    assert metric_buckets(answer, "Events", "week") == [
+        Bucket(s, e, v) for (s, e), v in zip(WEEKS, values, strict=True)
+    ]
+
+
+def test_a_level_keeps_the_last_value_of_each_week_and_none_where_nothing_was_reported():
+    answer = usage(
+        date(2026, 3, 1),
+        date(2026, 3, 14),
+        [(date(2026, 3, 8), "StorageBytes", 80), (date(2026, 3, 2), "StorageBytes", 100)],
+    )
+    assert [b.value for b in metric_buckets(answer, "StorageBytes", "week")] == [None, 80, None]
+
+
+def test_big_flows_add_up_as_exact_integers():
+    big = 2**53  # the first integer past which a float cannot count by ones
+    answer = usage(
+        date(2026, 3, 1),
+        date(2026, 3, 2),
+        [(date(2026, 3, 1), "ApiCalls", big), (date(2026, 3, 2), "ApiCalls", 1)],
+    )
+    (bucket,) = metric_buckets(answer, "ApiCalls", "month")
+    assert bucket.value == 9_007_199_254_740_993 and type(bucket.value) is int
+
+
+def test_a_monthly_answer_is_shown_by_month_with_its_first_month_from_the_range_start():
+    answer = usage(
+        date(2026, 2, 15),
+        date(2026, 3, 20),
+        [(date(2026, 2, 1), "Events", 30), (date(2026, 3, 1), "Events", 40)],
+        granularity="month",
+    )
+    assert metric_buckets(answer, "Events", "day") == [
+        Bucket(date(2026, 2, 15), date(2026, 2, 28), 30),
+        Bucket(date(2026, 3, 1), date(2026, 3, 20), 40),
+    ]
+
+
+def test_weeks_wholly_before_the_plans_history_are_unavailable_not_zero():
+    answer = usage(
+        date(2026, 3, 1),
+        date(2026, 3, 14),
+        [(date(2026, 3, 9), "Events", 6)],
+        available_from=date(2026, 3, 8),
+    )
+    buckets = metric_buckets(answer, "Events", "week")
+    # The week of the 2nd ends on the 8th, the first day kept: available (and unreported).
+    assert [(b.available, b.value) for b in buckets] == [(False, None), (True, None), (True, 6)]
