@@ -19,4 +19,3 @@ def index():
     if endpoint and endpoint in current_app.view_functions:
         return redirect(url_for(endpoint))
     return render_template("home/index.html", user=current_user)
-

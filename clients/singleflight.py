@@ -7,7 +7,10 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:  # at run time redis loads only once a Redis URL is configured
+    from redis import Redis
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -25,7 +28,7 @@ class SingleFlight:
         with self._lock:
             flight = self._flights.get(key)
             leader = flight is None
-            if leader:
+            if flight is None:
                 flight = self._flights[key] = Future()
         if not leader:
             return flight.result()
@@ -49,10 +52,10 @@ class RedisFlights:
     def __init__(self, redis_url: str, hold_seconds: float) -> None:
         self.redis_url = redis_url
         self.hold_seconds = hold_seconds
-        self._client = None
+        self._client: Redis | None = None
         self._pid: int | None = None
 
-    def _redis(self):
+    def _redis(self) -> Redis:
         import os
 
         from redis import Redis

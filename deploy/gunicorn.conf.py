@@ -26,9 +26,7 @@ errorlog = "-"
 control_socket_disable = True
 
 # Prometheus counters from every worker are merged through files in this directory.
-os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="usage-metrics-")
-)
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="usage-metrics-"))
 
 
 def child_exit(server, worker):

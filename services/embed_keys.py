@@ -57,6 +57,7 @@ def current_key(tenant: Tenant, box: SecretBox) -> SigningKey:
         except IntegrityError:  # another process made it at the same moment
             db.session.rollback()
             row = _current_row(tenant)
+            assert row is not None  # the IntegrityError means the other process's row exists
     return _signing_key(row, tenant.name, box)
 
 

@@ -155,7 +155,7 @@ def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
     if compare not in COMPARES:
         raise FilterError("compare", f"compare must be none or previous (got {compare[:40]!r})")
 
-    preset = _one(args, "preset").lower()
+    preset: str | None = _one(args, "preset").lower()
     start, end = _date(args, "start", today), _date(args, "end", today)
     if preset and preset != "custom":
         if preset not in PRESETS:

@@ -10,7 +10,7 @@ never more than MAX_SERIES series. Stale answers are not kept; a refresh replace
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -38,8 +38,7 @@ def numbers_of(series: MinutesSeries) -> SeriesNumbers:
         buckets=tuple(Bucket(b.start, b.end, b.ai_minutes) for b in series.buckets),
         total=series.total,
         results=tuple(
-            Fetched(None, r.fetched_at, r.source, r.stale_reason, r.caveat)
-            for r in series.results
+            Fetched(None, r.fetched_at, r.source, r.stale_reason, r.caveat) for r in series.results
         ),
     )
 
@@ -50,7 +49,7 @@ class SeriesMemo(ExpiringLRU[SeriesNumbers]):
     def __init__(self, max_series: int = MAX_SERIES) -> None:
         super().__init__(max_series)
 
-    def put(self, key: tuple, numbers: SeriesNumbers, expires: datetime) -> None:
+    def put(self, key: Hashable, numbers: SeriesNumbers, expires: datetime) -> None:
         """Keep numbers until `expires`, unless an answer behind them was stale."""
         if any(r.stale for r in numbers.results):
             return  # an answer standing in for a failed read: ask again next time

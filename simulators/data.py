@@ -260,9 +260,7 @@ def ai_minutes(seconds: float) -> int:
     return int((seconds + 30) // 60)
 
 
-def evovoice_served_days(
-    start: date, end: date, today: date, quiet_days: int = 0
-) -> list[date]:
+def evovoice_served_days(start: date, end: date, today: date, quiet_days: int = 0) -> list[date]:
     """Return the days of [start, end] (end inclusive) that can have usage.
 
     `quiet_days`: nothing is used anywhere in that many days up to today.
