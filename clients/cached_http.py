@@ -432,20 +432,22 @@ class CachedUpstream:
         if shared is not None:
             deadline = min(deadline, shared)
         attempt = 0
+        # The upstream's own failure says more than our running out of time retrying it.
+        failure: UpstreamError | None = None
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise UpstreamTimeout(
+                raise failure or UpstreamTimeout(
                     req.api, f"{req.api} did not answer in time; try again in a moment"
                 )
             try:
                 return self._attempt(req, decode, remaining)
             except requests.Timeout:
-                error: UpstreamError = UpstreamTimeout(
+                error: UpstreamError = failure or UpstreamTimeout(
                     req.api, f"{req.api} did not answer in time; try again in a moment"
                 )
             except requests.ConnectionError:
-                error = UpstreamUnavailable(
+                error = failure = UpstreamUnavailable(
                     req.api, f"could not connect to {req.api}; try again in a moment"
                 )
             except RateLimited as exc:
@@ -459,9 +461,9 @@ class CachedUpstream:
             except BadResponse as exc:
                 if not exc.retryable:
                     raise
-                error = exc
+                error = failure = exc
             except UpstreamUnavailable as exc:
-                error = exc
+                error = failure = exc
             attempt += 1
             pause = policy.backoff_base * (2 ** (attempt - 1)) * (1 + random.random() / 2)  # noqa: S311
             if time.monotonic() + pause >= deadline:

@@ -339,7 +339,13 @@ def test_a_fragment_is_the_results_and_the_scope_fields(staff):
     assert "<html" in restore.get_data(as_text=True)
 
 
-def test_a_fragment_stays_small_with_100000_customers(staff, sims):
+@pytest.fixture
+def roomy_deadline(app_config):
+    """Give reads time enough to parse 100,000 customers on a slow, measured (coverage) run."""
+    app_config["USAGE_UPSTREAM_DEADLINE"] = 30.0
+
+
+def test_a_fragment_stays_small_with_100000_customers(roomy_deadline, staff, sims):
     sims.state.update(extra_customers=100_000)
     end = today() - timedelta(days=1)
     query = f"start={end - timedelta(days=2)}&end={end}&granularity=month"
