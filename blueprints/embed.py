@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 
+from clients.errors import BudgetExceeded
 from presenters.usage import present_usage
 from services import tenancy
 from services.embed_keys import find_key
@@ -47,11 +48,33 @@ def _warn_about_the_retired_secret(state) -> None:
         )
 
 
+# Where the widget's own htmx requests put a refusal: a status line beside the chart, so the
+# numbers already on screen stay (see static/embed.js and templates/embed/page.html).
+STATUS_TARGET = "#widget-status"
+
+
 def denied(error: TokenRefused) -> Response:
-    """Answer a small widget page that says why, with no data."""
+    """Answer a small widget page that says why, with no data.
+
+    A click inside a widget that was shown (its token has expired, been revoked or its key
+    rotated away since) gets only the status message instead, aimed beside the chart.
+    """
+    if wants_fragment():
+        return _status_message("embed/_ended.html", error.status, ended=True)
     response = make_response(
         render_template("embed/denied.html", message=error.message, theme="auto"), error.status
     )
+    response.vary.add("HX-Request")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _status_message(template: str, status: int, **context) -> Response:
+    """Answer a message for the widget's status line, never data, keeping the chart shown."""
+    response = make_response(render_template(template, **context), status)
+    response.headers["HX-Retarget"] = STATUS_TARGET
+    response.headers["HX-Reswap"] = "innerHTML"
+    response.vary.add("HX-Request")
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -128,6 +151,10 @@ def _widget(kind: str) -> Response:
     sources = upstreams()
     service = UsageService(sources.isnotai, sources.evovoice, now=sources.http.clock)
     view = service.view(scope, query.range)
+    busy = next((e for e in view.errors if isinstance(e, BudgetExceeded)), None)
+    if busy is not None and wants_fragment():
+        # The chart on screen is still right for its own range: keep it and say when to retry.
+        return _status_message("embed/_busy.html", 429, retry_after=busy.retry_after)
     return _respond(
         view.status,
         theme=query.theme,

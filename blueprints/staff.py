@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from clients.errors import UpstreamError
 from core.extensions import db, login_manager
-from core.refresh_limits import refresh_retry_after
+from core.refresh_limits import refresh_retry_after, refresh_wait
 from models import Tenant
 from presenters.staff import form_fields, present_staff, sent_fields
 from services import tenancy
 from services.filters import PRESETS, FilterError, StaffQuery, parse_staff_query
-from services.staff import StaffService
+from services.shaping import up_to
+from services.staff import StaffService, StaffView
 from services.staff_series import SeriesMemo
 from upstreams import upstreams
 
@@ -65,15 +68,26 @@ def _render(*, refresh: bool = False):
         return page_or_fragment(
             *RESULTS, 400, filter_error=exc, query=None, fields=fields, **context
         )
-    view = staff_service().view(query, refresh=refresh)
+    view = _until_today(staff_service().view(query, refresh=refresh))
     return page_or_fragment(
         *RESULTS,
         view.status,
         query=query,
         params=query.params(),
         fields=form_fields(query, view),
+        refresh_wait=refresh_wait(str(current_user.id)),
         **present_staff(view),
         **context,
+    )
+
+
+def _until_today(view: StaffView) -> StaffView:
+    """Days after today are not data: an upstream's zeros for them are shown as nothing yet."""
+    if view.series is None:
+        return view
+    today = upstreams().http.clock().date()
+    return replace(
+        view, series=replace(view.series, buckets=tuple(up_to(view.series.buckets, today)))
     )
 
 
@@ -89,14 +103,17 @@ def page():
 
 @bp.post("/refresh")
 def refresh():
-    """Re-read EvoVoice for this view, bypassing the cache (a few times a minute)."""
-    wait = refresh_retry_after(str(current_user.id))
-    if wait is not None:
-        abort(429, f"Refreshed too often; try again in {wait} s. The data shown is still current.")
+    """Re-read EvoVoice for this view, bypassing the cache (a few times a minute).
+
+    Over the limit the results stay on screen (read through the cache) with the Refresh
+    button disabled for the wait, as on the usage page.
+    """
+    allowed = refresh_retry_after(str(current_user.id)) is None
     if is_htmx():
-        return _render(refresh=True)
+        return _render(refresh=allowed)
     query = _parsed()
-    staff_service().view(query, refresh=True)
+    if allowed:
+        staff_service().view(query, refresh=True)
     return redirect(url_for("staff.page", **query.params()), 303)
 
 

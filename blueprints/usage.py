@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from clients.errors import UpstreamError
 from core.extensions import db
-from core.refresh_limits import refresh_retry_after
+from core.refresh_limits import refresh_retry_after, refresh_wait
 from models import Tenant
 from presenters.usage import present_usage
 from services import tenancy
@@ -27,7 +27,7 @@ from services.usage import TenantScope, UsageService, metric_rows
 from upstreams import upstreams
 
 from .exports import csv_response
-from .rendering import is_htmx, page_or_fragment
+from .rendering import is_htmx, page_or_fragment, wants_fragment
 
 bp = Blueprint("usage", __name__)
 
@@ -65,8 +65,9 @@ def _today():
 
 def _render(tenant: Tenant, *, refresh: bool = False) -> Response:
     context = {"tenant": tenant, "presets": PRESETS, "args": request.values}
+    today = _today()
     try:
-        query = parse_query(request.values, _today())
+        query = parse_query(request.values, today)
     except FilterError as exc:
         return page_or_fragment(
             "usage/page.html", "usage/_results.html", 400, filter_error=exc, query=None, **context
@@ -78,7 +79,8 @@ def _render(tenant: Tenant, *, refresh: bool = False) -> Response:
         view.status,
         query=query,
         params=link_params(query, tenant),
-        **present_usage(view),
+        refresh_wait=refresh_wait(str(current_user.id)),
+        **present_usage(view, today),
         **context,
     )
 
@@ -91,23 +93,34 @@ def page():
     if tenant is None:
         tenants = db.session.scalars(select(Tenant).order_by(Tenant.name)).all()
         return render_template("usage/choose_tenant.html", tenants=tenants)
-    return _render(tenant)
+    response = _render(tenant)
+    if response.status_code != 400 and wants_fragment():
+        # The form sends its dates beside a preset; the address bar gets the canonical URL,
+        # which names a preset without dates, so that it still means that preset tomorrow.
+        query = parse_query(request.values, _today())
+        response.headers["HX-Push-Url"] = url_for("usage.page", **link_params(query, tenant))
+    return response
 
 
 @bp.post("/usage/refresh")
 @login_required
 def refresh():
-    """Re-read the upstreams for this view, bypassing the cache (a few times a minute)."""
+    """Re-read the upstreams for this view, bypassing the cache (a few times a minute).
+
+    Over the limit nothing bypasses the cache, but the answer is still the view: the
+    results stay on screen with the Refresh button disabled for the wait, never replaced
+    by a refusal. The status is the view's own (200 unless an upstream failed): what is
+    answered is the results, and no 4xx ever costs an upstream read.
+    """
     tenant = viewed_tenant()
     if tenant is None:
         abort(400, "Name a tenant to refresh.")
-    wait = refresh_retry_after(str(current_user.id))
-    if wait is not None:
-        abort(429, f"Refreshed too often; try again in {wait} s. The data shown is still current.")
+    allowed = refresh_retry_after(str(current_user.id)) is None
     if is_htmx():
-        return _render(tenant, refresh=True)
+        return _render(tenant, refresh=allowed)
     scope, query = _parsed(tenant)
-    usage_service().view(scope, query, refresh=True)
+    if allowed:
+        usage_service().view(scope, query, refresh=True)
     return redirect(url_for("usage.page", **link_params(query, tenant)), 303)
 
 
@@ -136,9 +149,12 @@ def metrics_csv():
         fetched = service.metrics_usage(scope, query)
     except UpstreamError as exc:
         abort(exc.page_status, exc.message)
+    # Days after today are not data, whatever the upstream answered for them.
+    today = _today()
+    rows = [row for row in metric_rows(fetched.value, query) if row[0] <= today.isoformat()]
     return csv_response(
         ("period", "metric", "value"),
-        metric_rows(fetched.value, query),
+        rows,
         _export_name("metrics", tenant, query),
         freshness=Freshness.of([fetched]),
     )
@@ -158,8 +174,14 @@ def ai_minutes_csv():
         series = usage_service().minutes_series(scope, query)
     except UpstreamError as exc:
         abort(exc.page_status, exc.message)
+    today = _today()
     rows = [
-        (b.start.isoformat(), scope.account_id, scope.customer_id or "", b.ai_minutes)
+        (
+            b.start.isoformat(),
+            scope.account_id,
+            scope.customer_id or "",
+            None if b.start > today else b.ai_minutes,  # later days are not data yet
+        )
         for b in series.buckets
     ]
     return csv_response(

@@ -1,15 +1,21 @@
-"""Reads made at once on one bounded pool of threads per process, safe to nest."""
+"""Reads made at once on one bounded pool of threads per process, safe to nest; and a page's
+reads, which may outlive the page's wait for them."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from .concurrency import PerProcess
-from .deadline import carried
+from core.request_context import current_page_deadline
 
+from .concurrency import PerProcess
+from .deadline import carried, saved_answers
+
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -18,17 +24,20 @@ U = TypeVar("U")
 # leaves room for isnotai's reads and several requests at once; more threads would mostly
 # wait on those slots.
 WORKERS = 32
+# Views whose page stopped waiting keep their thread until their reads end (by the upstream
+# deadline); past this many at once a new view waits for a thread, then for its deadline.
+PAGE_WORKERS = 16
 
 
 class ProcessThreads:
     """At most `workers` threads per process, shared by every fan-out in it."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, name: str = "fanout") -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.workers = workers
         self._executor = PerProcess(
-            lambda: ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fanout")
+            lambda: ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         )
 
     def executor(self) -> ThreadPoolExecutor:
@@ -37,6 +46,7 @@ class ProcessThreads:
 
 
 THREADS = ProcessThreads(WORKERS)
+PAGE_THREADS = ProcessThreads(PAGE_WORKERS, "page")
 
 
 def run_all(
@@ -68,6 +78,35 @@ def both(
     """Run two reads at once, each in the caller's context (its deadline); return both."""
     one, two = run_all([first, second], threads)
     return one, two
+
+
+def within_page(
+    read: Callable[[], T], saved: Callable[[], T], threads: ProcessThreads = PAGE_THREADS
+) -> T:
+    """Return read() if it ends by the page's deadline, else saved() while read goes on.
+
+    Without a page deadline (the CLI, a service used directly) read() runs here. Past the
+    deadline the read keeps its thread until it ends, bounded by the upstream deadline it
+    carries, and leaves its answers in the cache for the next view; `saved` runs with
+    saved answers only. A read no thread had started by then is dropped.
+    """
+    deadline = current_page_deadline()
+    if deadline is None:
+        return read()
+    future = threads.executor().submit(carried(read))
+    try:
+        return future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        if not future.cancel():
+            future.add_done_callback(_log_failure)
+        with saved_answers():
+            return saved()
+
+
+def _log_failure(future: Future) -> None:
+    # Upstream failures are part of the view; anything else would otherwise vanish unseen.
+    if not future.cancelled() and (error := future.exception()) is not None:
+        log.error("a page read that went on in the background failed: %r", error)
 
 
 Outcome = tuple[Any, BaseException | None]

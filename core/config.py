@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(3.05, gt=0)
     read_timeout: float = Field(10.0, gt=0)
     upstream_deadline: float = Field(20.0, gt=0)
+    # Longest a page waits for its reads; past it the page shows saved data (or says the
+    # numbers are on their way) while the reads finish in the background and fill the cache.
+    page_deadline: float = Field(8.0, gt=0)
     retry_after_max: float = Field(5.0, ge=0)  # longer Retry-After: report instead of waiting
     evovoice_concurrency: int = Field(8, ge=1, le=64)
     max_response_bytes: int = Field(64 * 1024 * 1024, ge=1024)  # larger upstream answers refused

@@ -80,6 +80,13 @@ class SharedLimiter:
         reset_time = self._call("get_window_stats", item, *key).reset_time
         return max(1, math.ceil(reset_time - time.time()))
 
+    def wait_without_counting(self, item: RateLimitItem, *key: str) -> int | None:
+        """Return the seconds until the key has room again, or None if it has room now."""
+        stats = self._call("get_window_stats", item, *key)
+        if stats.remaining > 0:
+            return None
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
     def _call(self, method: str, *args):
         if self.shared is None or (self._down and time.monotonic() < self._retry_at):
             return getattr(self.local, method)(*args)

@@ -52,6 +52,15 @@ class TableView:
 
 
 @dataclass(frozen=True)
+class UnknownView:
+    """An id EvoVoice does not list in the range, with links to the closest ids it does."""
+
+    kind: str  # "account" or "customer"
+    id: str
+    suggestions: tuple[tuple[str, str], ...]  # (id, URL of its view)
+
+
+@dataclass(frozen=True)
 class RankingChart:
     """The top N bars and the rest in one, with the same numbers as a table."""
 
@@ -164,6 +173,20 @@ def _series_chart(view: StaffView) -> Chart:
     )
 
 
+def _unknown(view: StaffView) -> UnknownView | None:
+    unknown, query = view.unknown, view.query
+    if unknown is None:
+        return None
+    fresh = {"q": "", "sort": DEFAULT_SORT, "page": 1}
+    if unknown.kind == "account":
+        links = [_link(query, account=i, customer=None, **fresh) for i in unknown.suggestions]
+    else:
+        links = [_link(query, customer=i, **fresh) for i in unknown.suggestions]
+    return UnknownView(
+        unknown.kind, unknown.id, tuple(zip(unknown.suggestions, links, strict=True))
+    )
+
+
 def present_staff(view: StaffView) -> dict:
     """Return the template context for a staff view: only what is shown."""
     query = view.query
@@ -176,6 +199,7 @@ def present_staff(view: StaffView) -> dict:
             query, account=None, customer=None, q="", sort=DEFAULT_SORT, page=1
         ),
         "account_url": _link(query, customer=None, q="", sort=DEFAULT_SORT, page=1),
+        "unknown": _unknown(view),
     }
     if view.overview is not None:
         overview = view.overview

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
+
+from services.shaping import change_pct, last_value, up_to
 
 from .charts import BYTES_AXIS, COUNT_AXIS, Chart, TableRow, series_figure
 from .formatting import NO_PREVIOUS, change_text, human_bytes, period_label, thousands
@@ -19,26 +22,35 @@ METRIC_LABELS = {
     "BotAnalyses": "Bot analyses",
 }
 NOT_ON_PLAN = "not available on your plan"
+NOT_YET = "not yet"
 
 
-def _cell(bucket: Bucket | None, fmt) -> str:
+def _cell(bucket: Bucket | None, fmt, today: date | None) -> str:
+    if bucket is not None and today is not None and bucket.start > today:
+        return NOT_YET
     if bucket is not None and not bucket.available:
         return NOT_ON_PLAN
     return fmt(bucket.value if bucket else None)
 
 
-def _rows(buckets, previous, fmt) -> list[TableRow]:
+def _rows(buckets, previous, fmt, today: date | None) -> list[TableRow]:
     rows = []
     for index, bucket in enumerate(buckets):
         before = previous[index] if previous is not None and index < len(previous) else None
         rows.append(
             TableRow(
                 period_label(bucket),
-                _cell(bucket, fmt),
-                None if previous is None else _cell(before, fmt),
+                _cell(bucket, fmt, today),
+                None if previous is None else _cell(before, fmt, today),
             )
         )
     return rows
+
+
+def _total_label(level: bool, ongoing: bool) -> str:
+    if level:
+        return "at the latest reading" if ongoing else "at the end of the range"
+    return "in the range so far" if ongoing else "in the range"
 
 
 def _chart(
@@ -52,9 +64,19 @@ def _chart(
     total,
     change,
     projection,
+    today=None,
+    previous_total=None,
     no_change=NO_PREVIOUS,
 ):
     fmt = human_bytes if bytes_unit else thousands
+    # A range reaching past today: its later buckets are not data yet, and a level's total
+    # is its latest reading, not whatever an upstream put on a day still to come.
+    ongoing = today is not None and bool(buckets) and buckets[-1].end > today
+    if today is not None:
+        buckets = up_to(buckets, today)
+    if ongoing and level:
+        total = last_value(buckets)
+        change = None if change is None else change_pct(total, previous_total)
     figure = series_figure(
         title, buckets, previous, line=level, unit_axis=BYTES_AXIS if bytes_unit else COUNT_AXIS
     )
@@ -62,9 +84,9 @@ def _chart(
         id=chart_id,
         title=title,
         figure=figure,
-        rows=_rows(buckets, previous, fmt),
+        rows=_rows(buckets, previous, fmt, today),
         total=fmt(total),
-        total_label="at the end of the range" if level else "in the range",
+        total_label=_total_label(level, ongoing),
         change=change_text(change, no_change),
         projection=None if projection is None else fmt(projection),
         has_data=any(b.value is not None for b in buckets),
@@ -75,7 +97,7 @@ def _chart(
     )
 
 
-def _metric_chart(panel, chart_id: str) -> Chart:
+def _metric_chart(panel, chart_id: str, today: date | None) -> Chart:
     return _chart(
         chart_id,
         METRIC_LABELS.get(panel.metric, panel.metric),
@@ -86,6 +108,8 @@ def _metric_chart(panel, chart_id: str) -> Chart:
         total=panel.total,
         change=panel.change,
         projection=panel.projection,
+        today=today,
+        previous_total=panel.previous_total,
         no_change=f"no comparison: the previous range is partly {NOT_ON_PLAN}"
         if panel.previous_cut
         else NO_PREVIOUS,
@@ -124,15 +148,15 @@ def minutes_notice(section: MinutesSection) -> str | None:
     return None
 
 
-def present_usage(view: UsageView) -> dict:
-    """Return the template context for a usage view."""
+def present_usage(view: UsageView, today: date | None = None) -> dict:
+    """Return the template context for a usage view; with `today`, later days are not data."""
     metric_charts, other_charts, notices = [], [], []
     if view.metrics is not None and view.metrics.error is None:
         section = view.metrics
-        metric_charts = [_metric_chart(p, f"chart-{p.metric}") for p in section.panels]
+        metric_charts = [_metric_chart(p, f"chart-{p.metric}", today) for p in section.panels]
         # Upstream names are hostile text: the chart id is by position, the title escaped.
         other_charts = [
-            _metric_chart(p, f"chart-other-{index}")
+            _metric_chart(p, f"chart-other-{index}", today)
             for index, p in enumerate(section.other_panels, start=1)
         ]
         notices = metric_notices(section)
@@ -149,6 +173,7 @@ def present_usage(view: UsageView) -> dict:
             total=section.total,
             change=section.change,
             projection=section.projection,
+            today=today,
         )
     return {
         "view": view,

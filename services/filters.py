@@ -132,6 +132,27 @@ def _date(args: Mapping[str, str], name: str, today: date) -> date | None:
     return value
 
 
+def _dates_edited(
+    args: Mapping[str, str],
+    sent: tuple[date | None, date | None],
+    named: tuple[date, date],
+    today: date,
+) -> bool:
+    """Tell whether dates sent beside a preset were edited, so that they, not it, name the range.
+
+    Without JavaScript a form sends its preset and its dates together: dates that differ
+    from the preset's range were typed by the user. Unless they are still the dates the page
+    was showing (`shown_start`, `shown_end`): then the preset is what changed.
+    """
+    if all(d is None or d == n for d, n in zip(sent, named, strict=True)):
+        return False
+    try:
+        shown = (_date(args, "shown_start", today), _date(args, "shown_end", today))
+    except FilterError:
+        shown = (None, None)  # what the page says it showed is a hint, never an error
+    return shown == (None, None) or sent != shown
+
+
 def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
     """Parse the page's query parameters; raise FilterError naming the first bad one."""
     metric = _one(args, "metric") or "all"
@@ -162,7 +183,12 @@ def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
             raise FilterError(
                 "preset", f"preset must be one of {', '.join(PRESETS)} (got {preset[:40]!r})"
             )
-        start, end = preset_range(preset, today)
+        named = preset_range(preset, today)
+        if _dates_edited(args, (start, end), named, today):
+            preset = None
+            start, end = start or named[0], end or named[1]
+        else:
+            start, end = named
     elif start is None and end is None:
         preset = DEFAULT_PRESET
         start, end = preset_range(preset, today)
@@ -170,6 +196,10 @@ def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
         preset = None
         end = end or today
         start = start or max(EARLIEST_DATE, end - timedelta(days=29))
+    if start > today:  # whatever its end: no day of it has happened
+        raise FilterError(
+            "start", f"The range starts after today ({today}): there is no usage to show yet."
+        )
     if start > end:
         raise FilterError("start", f"start ({start}) is after end ({end})")
     days = (end - start).days + 1
@@ -191,7 +221,7 @@ DEFAULT_SORT = "-minutes"
 MAX_PAGE = 10_000
 MAX_SEARCH = 200
 MAX_ID = 500
-_RANGE_PARAMS = ("start", "end", "preset", "granularity")
+_RANGE_PARAMS = ("start", "end", "preset", "granularity", "shown_start", "shown_end")
 
 
 @dataclass(frozen=True)

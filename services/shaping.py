@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 
 from clients.isnotai import IsnotaiUsage, UsagePoint
@@ -51,9 +51,11 @@ def shown_granularity(usage: IsnotaiUsage, wanted: str) -> str:
     return "month" if usage.granularity == "month" else wanted
 
 
-def metric_buckets(usage: IsnotaiUsage, metric: str, wanted: str) -> list[Bucket]:
-    """Bucket one metric over the range of its answer."""
-    return bucket_points(
+def metric_buckets(
+    usage: IsnotaiUsage, metric: str, wanted: str, today: date | None = None
+) -> list[Bucket]:
+    """Bucket one metric over the range of its answer (with `today`: none after it)."""
+    buckets = bucket_points(
         usage.series(metric),
         metric in usage.levels,
         usage.start,
@@ -61,6 +63,22 @@ def metric_buckets(usage: IsnotaiUsage, metric: str, wanted: str) -> list[Bucket
         shown_granularity(usage, wanted),
         usage.available_from,
     )
+    return buckets if today is None else up_to(buckets, today)
+
+
+def up_to(buckets: Iterable[Bucket], today: date) -> list[Bucket]:
+    """Return the buckets with no value after today (UTC).
+
+    Days that have not happened are not data, whatever an upstream answers for them (some
+    answer 0, some nothing): a bucket starting after today is unknown, not 0. A bucket
+    holding today keeps its value, the usage so far.
+    """
+    return [b if b.start <= today else replace(b, value=None) for b in buckets]
+
+
+def last_value(buckets: Iterable[Bucket]) -> int | None:
+    """Return the last value of a level's buckets: its latest reading."""
+    return next((b.value for b in reversed(list(buckets)) if b.value is not None), None)
 
 
 class MinutesTotals:

@@ -7,6 +7,7 @@ what it shows: the top N, one page of rows, at most a few dozen picker options.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from typing import TypeVar
 
 from clients.errors import UpstreamError
 from clients.evovoice import AIUsage, EvovoiceClient
-from clients.fanout import both
+from clients.fanout import both, within_page
 from clients.result import Fetched
 
 from .filters import StaffQuery
@@ -28,6 +29,7 @@ T = TypeVar("T")
 PAGE_SIZE = 25
 TOP_N = 10
 OPTIONS_LIMIT = 20
+SUGGESTIONS = 5
 
 
 # -- what the page shows --------------------------------------------------------------------
@@ -93,6 +95,15 @@ class Overview:
 
 
 @dataclass(frozen=True)
+class UnknownId:
+    """An account or customer id EvoVoice does not list in the range, and the closest it does."""
+
+    kind: str  # "account" or "customer"
+    id: str
+    suggestions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StaffView:
     """Everything the staff page shows for one query."""
 
@@ -103,11 +114,18 @@ class StaffView:
     customers: Ranking | None = None  # an account chosen, no customer
     error: UpstreamError | None = None
     configured: bool = True
+    unknown: UnknownId | None = None  # the chosen account or customer is not listed
 
     @property
     def status(self) -> int:
-        """Return the HTTP status: 200, or the failure's (502, 503 or 504)."""
-        return self.error.page_status if self.error else 200
+        """Return the HTTP status: 200, or the failure's (5xx).
+
+        An id EvoVoice does not list is an answer (nothing in this range, and the closest
+        ids), not a refused request: a 4xx here would mean the request was never read.
+        """
+        if self.error:
+            return self.error.page_status
+        return 200
 
 
 def _share(minutes: int, whole: int) -> float | None:
@@ -159,6 +177,17 @@ def rank(
     )
 
 
+def closest(text: str, ids: Sequence[str], limit: int = SUGGESTIONS) -> tuple[str, ...]:
+    """Return up to `limit` ids a mistyped or partial `text` most likely meant.
+
+    Ids containing the text come first (in the order given), then the most similar ones.
+    """
+    folded = text.casefold()
+    containing = [i for i in ids if folded in i.casefold()][:limit]
+    similar = difflib.get_close_matches(text, ids, n=limit)
+    return tuple(dict.fromkeys([*containing, *similar]))[:limit]
+
+
 def account_id(record) -> str:
     """Return a record's account id."""
     return record.account_id
@@ -197,9 +226,15 @@ class StaffService:
         return self.client.usage(r.start, r.end, query.account, query.customer, refresh=refresh)
 
     def view(self, query: StaffQuery, *, refresh: bool = False) -> StaffView:
-        """Read what the query needs (current and previous range concurrently) and shape it."""
+        """Read what the query needs (current and previous range concurrently) and shape it.
+
+        Past the page's deadline the view is made of saved answers while the reads go on.
+        """
         if self.evovoice is None:
             return StaffView(query, configured=False)
+        return within_page(lambda: self._view(query, refresh), lambda: self._view(query, False))
+
+    def _view(self, query: StaffQuery, refresh: bool) -> StaffView:
         try:
             return self._scoped(query, refresh) if query.scoped else self._all(query, refresh)
         except UpstreamError as exc:
@@ -241,8 +276,34 @@ class StaffService:
             memo.put(key, numbers, expiry(series, self.client.upstream.policy.ttl_for))
         return numbers
 
+    def _unknown(self, query: StaffQuery, scoped: Fetched[AIUsage]) -> StaffView | None:
+        """Return the view for an account or customer EvoVoice does not list, if it is one.
+
+        Its numbers would be a range of empty buckets, as if it had used nothing; the staff
+        member more likely mistyped it, so the closest listed ids are offered instead.
+        """
+        if scoped.value.minutes(query.account, query.customer) is not None:
+            return None
+        fetched = self.usage(query.replace(account=None, customer=None))
+        usage = fetched.value
+        accounts = [r.account_id for r in sorted_records(usage, ("accounts",), "-minutes")]
+        if query.account is not None and query.account not in accounts:
+            kind, text, ids = "account", query.account, accounts
+        else:
+            scope = ("customers", query.account)
+            records = sorted_records(usage, scope, "-minutes")
+            kind, text = "customer", query.customer or ""
+            ids = list(dict.fromkeys(r.customer_id for r in records))
+        unknown = UnknownId(kind, text, closest(text, ids))
+        return StaffView(query, Freshness.of([scoped, fetched]), unknown=unknown)
+
     def _scoped(self, query: StaffQuery, refresh: bool) -> StaffView:
         r = query.range
+        # One whole-range read tells whether the id is listed before a series of empty
+        # buckets is read for it.
+        unknown = self._unknown(query, self.usage(query, refresh=refresh))
+        if unknown is not None:
+            return unknown
         series, previous = both(
             lambda: self._series(query, refresh), lambda: self._previous(query, refresh)
         )

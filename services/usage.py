@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from clients.deadline import deadline_in
 from clients.errors import UpstreamError
 from clients.evovoice import EvovoiceClient, MinutesSeries
-from clients.fanout import both
+from clients.fanout import both, within_page
 from clients.isnotai import IsnotaiClient, IsnotaiUsage
 from clients.result import Fetched
 
@@ -128,7 +128,15 @@ class UsageService:
         self.deadline = deadline if deadline is not None else isnotai.upstream.policy.deadline
 
     def view(self, scope: TenantScope, query: UsageQuery, *, refresh: bool = False) -> UsageView:
-        """Read both sources concurrently, within one deadline, and shape them for the page."""
+        """Read both sources concurrently, within one deadline, and shape them for the page.
+
+        Past the page's deadline the view is made of saved answers while the reads go on.
+        """
+        return within_page(
+            lambda: self._view(scope, query, refresh), lambda: self._view(scope, query, False)
+        )
+
+    def _view(self, scope: TenantScope, query: UsageQuery, refresh: bool) -> UsageView:
         with deadline_in(self.deadline):
             (metrics, metrics_from), (minutes, minutes_from) = both(
                 lambda: self._metrics(scope, query, refresh),

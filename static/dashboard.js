@@ -57,14 +57,177 @@
   darkScheme.addEventListener("change", function () { draw(document); });
 
   // Picking dates means a custom range: switch the preset first (capture phase), so the
-  // request htmx sends for this change already carries it.
+  // request sent for this change already carries it. Picking a preset means its own range:
+  // clear the dates, so neither the request nor the pushed URL carries stale ones (the
+  // results fill them in again).
   document.addEventListener("change", function (event) {
     var target = event.target;
-    if (target.matches && target.matches("#filters input[type=date]")) {
+    if (!target.matches || !target.form || target.form.id !== "filters") return;
+    if (target.matches("input[type=date]")) {
       var preset = target.form.querySelector("[name=preset]");
       if (preset) preset.value = "custom";
+    } else if (target.matches("[name=preset]") && target.value !== "custom") {
+      target.form.querySelectorAll("input[type=date]").forEach(function (input) {
+        input.value = "";
+      });
     }
   }, true);
+
+  // When the filter form is sent. A date input fires `change` for every segment typed (and
+  // a half-typed year is a real date: 0002-09-01), a closed select for every arrow key; a
+  // request per keystroke would flood the upstreams and the history. So a change made with
+  // the mouse applies at once, one made with the keyboard once the keys rest (dates only
+  // when complete and within min/max), and leaving the field or Enter applies what is there.
+  // Each apply is one request and so one history entry.
+  var SELECT_REST_MS = 400;
+  var DATE_REST_MS = 800;
+  var KEYBOARD_MS = 1000; // a change this soon after a key on the same control came from it
+  var lastKey = { target: null, time: 0 };
+  var pending = null;
+  var sent = new WeakMap(); // form -> its dates as last sent, loaded or filled in
+
+  function filterForm(element) {
+    var form = element && element.form;
+    return form && form.id === "filters" ? form : null;
+  }
+
+  function dates(form) {
+    var values = {};
+    form.querySelectorAll("input[type=date]").forEach(function (input) {
+      values[input.name] = input.value;
+    });
+    return values;
+  }
+
+  function remember() {
+    var form = document.getElementById("filters");
+    if (form && form.tagName === "FORM") sent.set(form, dates(form));
+  }
+
+  function cancelPending() {
+    if (pending) window.clearTimeout(pending.timer);
+    pending = null;
+  }
+
+  function apply(form) {
+    cancelPending();
+    form.requestSubmit(); // the browser says what is wrong with a field; htmx sends the rest
+  }
+
+  function later(control, delay) {
+    var form = control.form;
+    cancelPending();
+    pending = {
+      form: form,
+      control: control,
+      timer: window.setTimeout(function () { apply(form); }, delay)
+    };
+  }
+
+  function completeDate(input) {
+    var value = input.value;
+    return /^\d{4}-\d{2}-\d{2}$/.test(value) &&
+      (!input.min || value >= input.min) && (!input.max || value <= input.max);
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (!filterForm(event.target)) return;
+    lastKey = { target: event.target, time: Date.now() };
+    // Another key on the control that is waiting: it is not at rest yet.
+    if (pending && pending.control === event.target && event.key !== "Enter" &&
+        event.key !== "Tab") {
+      cancelPending();
+    }
+  }, true);
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    var form = filterForm(target);
+    if (!form) return;
+    var typed = lastKey.target === target && Date.now() - lastKey.time < KEYBOARD_MS;
+    if (target.matches("input[type=date]")) {
+      if (!completeDate(target)) return;
+      if (typed) later(target, DATE_REST_MS);
+      else apply(form);
+    } else if (target.tagName === "SELECT" && typed) {
+      later(target, SELECT_REST_MS);
+    } else {
+      apply(form);
+    }
+  });
+
+  document.addEventListener("focusout", function (event) {
+    var target = event.target;
+    var form = filterForm(target);
+    if (!form) return;
+    // Leaving a field for the form's own button: its click sends the form anyway.
+    if (event.relatedTarget && event.relatedTarget.form === form &&
+        event.relatedTarget.type === "submit") {
+      cancelPending();
+      return;
+    }
+    var waiting = pending && pending.form === form;
+    var dateEdited = target.matches("input[type=date]") &&
+      (sent.get(form) || {})[target.name] !== target.value;
+    if (!waiting && !dateEdited) return;
+    cancelPending();
+    // A date left half-typed or out of bounds stays marked (:invalid) and is not sent.
+    if (form.checkValidity()) apply(form);
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.id !== "filters") return;
+    cancelPending();
+    sent.set(form, dates(form));
+  }, true);
+
+  document.addEventListener("DOMContentLoaded", remember);
+  document.addEventListener("htmx:historyRestore", remember);
+
+  // The form's empty dates (after a preset was picked) stay out of the request and the URL.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt.id !== "filters" || event.detail.verb !== "get") return;
+    ["start", "end"].forEach(function (name) {
+      if (event.detail.parameters[name] === "") delete event.detail.parameters[name];
+    });
+  });
+
+  // The form shows the range the results show: a preset's dates, or the server's reading of
+  // the dates it was sent. The results say it on #results-range (data-range-start/-end) or,
+  // failing that, in their "Showing <strong>start</strong> to <strong>end</strong>" line.
+  function shownRange(results) {
+    var marked = results.querySelector("#results-range[data-range-start][data-range-end]");
+    if (marked) {
+      return [marked.getAttribute("data-range-start"), marked.getAttribute("data-range-end")];
+    }
+    var strong = results.querySelectorAll(".freshness p strong");
+    if (strong.length < 2) return null;
+    var range = [strong[0].textContent.trim(), strong[1].textContent.trim()];
+    return range.every(function (text) { return /^\d{4}-\d{2}-\d{2}$/.test(text); })
+      ? range : null;
+  }
+
+  function showRange() {
+    var form = document.getElementById("filters");
+    var results = document.getElementById("results");
+    if (!form || !results || form.tagName !== "FORM") return;
+    var range = shownRange(results);
+    if (!range) return;
+    var values = sent.get(form) || dates(form);
+    [form.elements.start, form.elements.end].forEach(function (input, index) {
+      // Never overwrite a date the user is typing right now.
+      if (!input || (input === document.activeElement && (pending || input.validity.badInput))) {
+        return;
+      }
+      input.value = values[input.name] = range[index];
+    });
+    sent.set(form, values);
+  }
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.target && event.detail.target.id === "results") showRange();
+  });
 
   // The staff pickers: a new account clears the customer and the search, which belonged
   // to the old one (capture phase, before htmx sends the form), and each picker asks for
@@ -82,6 +245,106 @@
       event.detail.parameters.q = element.value;
     }
   });
+
+  // Results links (sort headers, pager, ids) are replaced by the swap they start, and focus
+  // would fall to <body>, back at the top of the page for a keyboard user. Put it on the
+  // same control in the new results (same id, link or label), else on the results heading.
+  var focusedBeforeSwap = null;
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var active = document.activeElement;
+    var target = event.detail.target;
+    focusedBeforeSwap = target && active && active !== document.body && target.contains(active)
+      ? {
+          id: active.id,
+          tag: active.tagName,
+          href: active.getAttribute("href"),
+          label: active.getAttribute("aria-label"),
+          text: active.textContent.trim()
+        }
+      : null;
+  });
+
+  function sameControl(root, was) {
+    var found = was.id && document.getElementById(was.id);
+    if (found && root.contains(found)) return found;
+    var candidates = Array.prototype.slice.call(root.querySelectorAll(was.tag));
+    var match = function (test) { return candidates.filter(test)[0]; };
+    return (was.href && match(function (el) { return el.getAttribute("href") === was.href; })) ||
+      (was.label && match(function (el) { return el.getAttribute("aria-label") === was.label; })) ||
+      (was.text && match(function (el) { return el.textContent.trim() === was.text; })) ||
+      null;
+  }
+
+  function focusable(element) {
+    return element && !element.disabled && element.getClientRects().length > 0;
+  }
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var was = focusedBeforeSwap;
+    var root = event.detail.target;
+    focusedBeforeSwap = null;
+    if (!was || !root || root.id !== "results") return;
+    var active = document.activeElement;
+    if (active && active !== document.body && document.contains(active)) return;
+    var control = sameControl(root, was);
+    if (!focusable(control)) {
+      control = root.querySelector("h2[id]") || root;
+      control.setAttribute("tabindex", "-1");
+    }
+    control.focus();
+  });
+
+  // While the results are being replaced they say so: dimmed (CSS) and aria-busy, from the
+  // moment the request starts until its answer is swapped in (or it fails or is replaced).
+  var inFlight = 0;
+
+  function busy(results, on) {
+    inFlight = Math.max(0, inFlight + (on ? 1 : -1));
+    if (inFlight > 0) results.setAttribute("aria-busy", "true");
+    else results.removeAttribute("aria-busy");
+  }
+
+  document.addEventListener("htmx:beforeSend", function (event) {
+    var results = event.detail.target;
+    if (!results || results.id !== "results") return;
+    busy(results, true);
+    event.detail.xhr.addEventListener("loadend", function () {
+      // After htmx's own load handler, which swaps the answer in.
+      window.setTimeout(function () { busy(results, false); }, 0);
+    });
+  });
+
+  // A refused refresh comes back with the button disabled and data-refresh-wait="N": count
+  // it down each second and let it be pressed again at 0.
+  var refreshDeadlines = new WeakMap();
+  var refreshTimer = null;
+
+  function tickRefresh() {
+    var waiting = document.querySelectorAll("button[data-refresh-wait]");
+    waiting.forEach(function (button) {
+      if (!refreshDeadlines.has(button)) {
+        var wait = parseInt(button.getAttribute("data-refresh-wait"), 10);
+        refreshDeadlines.set(button, Date.now() + (isNaN(wait) ? 0 : wait) * 1000);
+      }
+      var left = Math.ceil((refreshDeadlines.get(button) - Date.now()) / 1000);
+      if (left > 0) {
+        button.textContent = "Refresh again in " + left + " s";
+        return;
+      }
+      button.removeAttribute("data-refresh-wait");
+      button.disabled = false;
+      button.textContent = "Refresh";
+    });
+    if (waiting.length && !refreshTimer) refreshTimer = window.setInterval(tickRefresh, 250);
+    if (!document.querySelector("button[data-refresh-wait]") && refreshTimer) {
+      window.clearInterval(refreshTimer);
+      refreshTimer = null;
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", tickRefresh);
+  document.addEventListener("htmx:afterSettle", tickRefresh);
 
   // State-changing htmx requests carry the CSRF token as a header, as forms carry a field.
   document.addEventListener("htmx:configRequest", function (event) {

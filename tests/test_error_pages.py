@@ -56,13 +56,15 @@ def test_401_for_a_widget_without_token(client):
     assert "can't be shown" in response.get_data(as_text=True)
 
 
-def test_429_for_too_many_refreshes(customer):
+def test_too_many_refreshes_keep_the_results_instead_of_an_error_page(customer):
     for _ in range(3):
         customer.post("/usage/refresh?preset=7d")
-    assert_own_page(customer.post("/usage/refresh?preset=7d"), 429)
-    assert_own_page(
-        customer.post("/usage/refresh?preset=7d", headers={"HX-Request": "true"}), 429, True
-    )
+    plain = customer.post("/usage/refresh?preset=7d")
+    assert plain.status_code == 303 and plain.headers["Location"].startswith("/usage?")
+    swapped = customer.post("/usage/refresh?preset=7d", headers={"HX-Request": "true"})
+    body = swapped.get_data(as_text=True)
+    assert swapped.status_code == 200
+    assert 'class="notice error"' not in body and "data-refresh-wait" in body
 
 
 def test_500_is_logged_not_shown(broken, caplog):

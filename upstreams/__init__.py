@@ -10,10 +10,12 @@ from flask_login import current_user
 
 from clients.budget import Caller, UpstreamBudget, start_charging, stop_charging
 from clients.cached_http import CachedUpstream, HttpPolicy
+from clients.deadline import SavedOnlyGate
 from clients.evovoice import EvovoiceClient
 from clients.isnotai import IsnotaiClient
 from core.config import Settings
 from core.rate_limits import storage_url_for
+from core.request_context import end_page_deadline, start_page_deadline
 
 from .simulated import DemoUpstreams
 
@@ -43,7 +45,8 @@ def policy_from(settings: Settings) -> HttpPolicy:
 
 
 def build_upstreams(app: Flask, settings: Settings) -> Upstreams:
-    """Build the clients and charge each request's upstream calls to its caller.
+    """Build the clients, charge each request's upstream calls to its caller, and bound how
+    long each request's page waits for them.
 
     Nothing connects until the first read.
     """
@@ -53,7 +56,11 @@ def build_upstreams(app: Flask, settings: Settings) -> Upstreams:
         budget = UpstreamBudget(storage_url_for(cache_url), settings.upstream_budget)
         app.before_request(_start_charging)
         app.teardown_request(_stop_charging)
-    http = CachedUpstream(cache_url, settings.secret_key, policy_from(settings), budget=budget)
+    app.before_request(lambda: _start_page_deadline(settings.page_deadline))
+    app.teardown_request(_end_page_deadline)
+    # The gate also refuses calls once a page stops waiting: it then shows saved answers.
+    gate = SavedOnlyGate(budget)
+    http = CachedUpstream(cache_url, settings.secret_key, policy_from(settings), budget=gate)
     if settings.demo_enabled:
         from simulators.data import EVOVOICE_SERVICE_USER
 
@@ -117,6 +124,16 @@ def _stop_charging(_exc: BaseException | None) -> None:
     token = g.pop("upstream_charge", None)
     if token is not None:
         stop_charging(token)
+
+
+def _start_page_deadline(seconds: float) -> None:
+    g.page_deadline = start_page_deadline(seconds)
+
+
+def _end_page_deadline(_exc: BaseException | None) -> None:
+    token = g.pop("page_deadline", None)
+    if token is not None:
+        end_page_deadline(token)
 
 
 def _tag(text: str) -> str:

@@ -48,7 +48,8 @@ def test_dates_outside_the_window_are_refused_naming_the_field(args, field):
 def test_the_window_runs_from_2000_to_a_year_after_today():
     query = parse_query({"start": "2000-01-01", "end": "2000-03-01"}, TODAY)
     assert (query.start, query.end) == (EARLIEST_DATE, date(2000, 3, 1))
-    future = parse_query({"start": "2027-01-01", "end": "2027-03-10"}, TODAY)
+    # A range may reach past today (its later days show as not yet), never start after it.
+    future = parse_query({"start": "2026-03-10", "end": "2027-03-10"}, TODAY)
     assert future.end == latest_date(TODAY) == date(2027, 3, 10)
     assert latest_date(date(2028, 2, 29)) == date(2029, 2, 28)
 
@@ -197,3 +198,85 @@ def test_widget_filters_are_refused_naming_the_field(args, locks, field):
         parse_widget_query(widget_ask(args, "metrics", TODAY, **locks), TODAY)
     assert refused.value.param == field
     assert field in refused.value.message
+
+
+# -- days after today ------------------------------------------------------------------------
+
+FUTURE = "The range starts after today (2026-03-10): there is no usage to show yet."
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"start": "2026-03-11", "end": "2026-03-20"},
+        {"start": "2026-03-11"},
+        {"end": "2026-05-01"},  # its default start (29 days before) is still after today
+        {"preset": "7d", "start": "2026-04-01", "end": "2026-04-07"},  # edited dates win
+    ],
+)
+def test_a_range_wholly_after_today_is_refused_saying_so(args):
+    with pytest.raises(FilterError) as refused:
+        parse_query(args, TODAY)
+    assert refused.value.param == "start"
+    assert refused.value.message == FUTURE
+
+
+def test_a_range_wholly_after_today_is_refused_for_staff_and_widgets_too():
+    with pytest.raises(FilterError, match="starts after today"):
+        parse_staff_query({"start": "2026-03-11", "end": "2026-03-12", "account": "a"}, TODAY)
+    for preset in PRESETS:  # every widget range is a preset: none starts after today
+        ask = widget_ask({"preset": preset}, "metrics", TODAY)
+        assert parse_widget_query(ask, TODAY).range.start <= TODAY
+
+
+def test_a_range_starting_today_or_before_may_end_after_it():
+    query = parse_query({"start": "2026-03-10", "end": "2026-03-16"}, TODAY)
+    assert (query.start, query.end, query.days) == (TODAY, date(2026, 3, 16), 7)
+
+
+# -- a preset beside dates (a form sent without JavaScript) -----------------------------------
+
+
+def test_a_preset_alone_or_with_its_own_dates_is_that_preset():
+    alone = parse_query({"preset": "7d"}, TODAY)
+    assert (alone.preset, alone.start, alone.end) == ("7d", date(2026, 3, 4), TODAY)
+    same = parse_query({"preset": "7d", "start": "2026-03-04", "end": "2026-03-10"}, TODAY)
+    assert same == alone
+    blank = parse_query({"preset": "7d", "start": "", "end": ""}, TODAY)
+    assert blank == alone
+    # The canonical parameters of a preset carry no dates: the URL means it again tomorrow.
+    assert "start" not in alone.params() and "end" not in alone.params()
+    assert parse_query(alone.params(), TODAY + timedelta(days=1)).end == TODAY + timedelta(days=1)
+
+
+def test_dates_edited_beside_a_preset_win_and_make_it_custom():
+    edited = parse_query({"preset": "7d", "start": "2026-02-01", "end": "2026-03-10"}, TODAY)
+    assert (edited.preset, edited.start, edited.end) == (None, date(2026, 2, 1), TODAY)
+    assert edited.params()["start"] == "2026-02-01"
+    assert "preset" not in edited.params()
+    one = parse_query({"preset": "30d", "end": "2026-03-01"}, TODAY)  # the other: the preset's
+    assert (one.preset, one.start, one.end) == (None, date(2026, 2, 9), date(2026, 3, 1))
+    # Yesterday's dates of a bookmarked preset are dates too: they are what was asked for.
+    old = parse_query({"preset": "7d", "start": "2026-03-03", "end": "2026-03-09"}, TODAY)
+    assert (old.preset, old.start, old.end) == (None, date(2026, 3, 3), date(2026, 3, 9))
+
+
+def test_a_preset_picked_beside_the_dates_the_page_showed_wins():
+    shown = {"shown_start": "2026-02-09", "shown_end": "2026-03-10"}  # the 30 days shown
+    picked = parse_query(
+        {"preset": "7d", "start": "2026-02-09", "end": "2026-03-10", **shown}, TODAY
+    )
+    assert (picked.preset, picked.start, picked.end) == ("7d", date(2026, 3, 4), TODAY)
+    edited = parse_query(
+        {"preset": "7d", "start": "2026-02-20", "end": "2026-03-10", **shown}, TODAY
+    )
+    assert (edited.preset, edited.start) == (None, date(2026, 2, 20))
+    nonsense = {"shown_start": "<b>", "shown_end": "9999-99-99"}  # a hint, never an error
+    kept = parse_query(
+        {"preset": "7d", "start": "2026-02-20", "end": "2026-03-10", **nonsense}, TODAY
+    )
+    assert (kept.preset, kept.start) == (None, date(2026, 2, 20))
+    staff = parse_staff_query(
+        {"preset": "7d", "start": "2026-02-09", "end": "2026-03-10", **shown}, TODAY
+    )
+    assert staff.range.preset == "7d" and "shown_start" not in staff.params()
