@@ -343,6 +343,7 @@ def test_a_fragment_is_the_results_and_the_scope_fields(staff):
 def roomy_deadline(app_config):
     """Give reads time enough to parse 100,000 customers on a slow, measured (coverage) run."""
     app_config["USAGE_UPSTREAM_DEADLINE"] = 30.0
+    app_config["USAGE_PAGE_DEADLINE"] = 30.0
 
 
 def test_a_fragment_stays_small_with_100000_customers(roomy_deadline, staff, sims):
