@@ -76,7 +76,7 @@ def _render(*, refresh: bool = False):
         params=query.params(),
         fields=form_fields(query, view),
         refresh_wait=refresh_wait(str(current_user.id)),
-        **present_staff(view),
+        **present_staff(view, upstreams().http.clock().date()),
         **context,
     )
 

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
 
 _BYTE_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
 NO_PREVIOUS = "no data for the previous range"
+# A range with days still to come holds part of its total: against a whole previous range
+# it would always look like a fall.
+ONGOING = "no comparison until the range ends"
 
 
 def human_bytes(value: int | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from flask import url_for
@@ -11,7 +12,7 @@ from flask import url_for
 from services.filters import DEFAULT_SORT, MAX_ID, MAX_SEARCH, SORTS
 
 from .charts import COUNT_AXIS, Chart, TableRow, series_figure
-from .formatting import change_text, period_label, thousands
+from .formatting import ONGOING, change_text, period_label, thousands
 from .staff_charts import ranking_figure
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ def _table(query: StaffQuery, ranking: Ranking, noun: str) -> TableView:
     )
 
 
-def _series_chart(view: StaffView) -> Chart:
+def _series_chart(view: StaffView, ongoing: bool) -> Chart:
     series = view.series
     buckets = list(series.buckets)
     return Chart(
@@ -165,8 +166,8 @@ def _series_chart(view: StaffView) -> Chart:
         figure=series_figure("AI minutes", buckets, None, line=False, unit_axis=COUNT_AXIS),
         rows=[TableRow(period_label(b), thousands(b.value), None) for b in buckets],
         total=thousands(series.total),
-        total_label="in the range",
-        change=change_text(series.change),
+        total_label="in the range so far" if ongoing else "in the range",
+        change=change_text(None, ONGOING) if ongoing else change_text(series.change),
         projection=None if series.projection is None else thousands(series.projection),
         has_data=series.has_data,
         compare=False,
@@ -187,9 +188,11 @@ def _unknown(view: StaffView) -> UnknownView | None:
     )
 
 
-def present_staff(view: StaffView) -> dict:
-    """Return the template context for a staff view: only what is shown."""
+def present_staff(view: StaffView, today: date | None = None) -> dict:
+    """Return the template context for a staff view: only what is shown; with `today`, a
+    range that reaches past it is said to be still running."""
     query = view.query
+    ongoing = today is not None and query.range.end > today
     context: dict = {
         "view": view,
         "top_chart": None,
@@ -200,11 +203,12 @@ def present_staff(view: StaffView) -> dict:
         ),
         "account_url": _link(query, customer=None, q="", sort=DEFAULT_SORT, page=1),
         "unknown": _unknown(view),
+        "ongoing": ongoing,
     }
     if view.overview is not None:
         overview = view.overview
         context["total"] = thousands(overview.total)
-        context["change"] = change_text(overview.change)
+        context["change"] = change_text(None, ONGOING) if ongoing else change_text(overview.change)
         context["projection"] = (
             None if overview.projection is None else thousands(overview.projection)
         )
@@ -213,7 +217,7 @@ def present_staff(view: StaffView) -> dict:
         )
         context["table"] = _table(query, overview.accounts, "account")
     if view.series is not None:
-        context["series_chart"] = _series_chart(view)
+        context["series_chart"] = _series_chart(view, ongoing)
     if view.customers is not None:
         context["top_chart"] = _ranking_chart(
             "staff-customers", "Top customers", view.customers, "customer", query

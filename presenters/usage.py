@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from services.shaping import change_pct, last_value, up_to
 
 from .charts import BYTES_AXIS, COUNT_AXIS, Chart, TableRow, series_figure
-from .formatting import NO_PREVIOUS, change_text, human_bytes, period_label, thousands
+from .formatting import NO_PREVIOUS, ONGOING, change_text, human_bytes, period_label, thousands
 
 if TYPE_CHECKING:
     from services.shaping import Bucket
@@ -77,6 +77,8 @@ def _chart(
     if ongoing and level:
         total = last_value(buckets)
         change = None if change is None else change_pct(total, previous_total)
+    elif ongoing:
+        change, no_change = None, ONGOING
     figure = series_figure(
         title, buckets, previous, line=level, unit_axis=BYTES_AXIS if bytes_unit else COUNT_AXIS
     )

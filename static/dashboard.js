@@ -74,15 +74,15 @@
   }, true);
 
   // When the filter form is sent. A date input fires `change` for every segment typed (and
-  // a half-typed year is a real date: 0002-09-01), a closed select for every arrow key; a
-  // request per keystroke would flood the upstreams and the history. So a change made with
-  // the mouse applies at once, one made with the keyboard once the keys rest (dates only
-  // when complete and within min/max), and leaving the field or Enter applies what is there.
+  // a half-typed date is a real one: 0002-09-01, or the 1st of a month whose day is still
+  // being typed), a closed select for every arrow key; a request per keystroke would flood
+  // the upstreams and the history. So a change made with the mouse (or the calendar)
+  // applies at once; a date typed on the keyboard applies when the field is left or on
+  // Enter, if complete and within min/max; a select changed with the keys once they rest.
   // Each apply is one request and so one history entry.
   var SELECT_REST_MS = 400;
-  var DATE_REST_MS = 800;
   var KEYBOARD_MS = 1000; // a change this soon after a key on the same control came from it
-  var lastKey = { target: null, time: 0 };
+  var lastKey = { target: null, time: 0, key: "" };
   var pending = null;
   var sent = new WeakMap(); // form -> its dates as last sent, loaded or filled in
 
@@ -132,7 +132,7 @@
 
   document.addEventListener("keydown", function (event) {
     if (!filterForm(event.target)) return;
-    lastKey = { target: event.target, time: Date.now() };
+    lastKey = { target: event.target, time: Date.now(), key: event.key };
     // Another key on the control that is waiting: it is not at rest yet.
     if (pending && pending.control === event.target && event.key !== "Enter" &&
         event.key !== "Tab") {
@@ -145,10 +145,10 @@
     var form = filterForm(target);
     if (!form) return;
     var typed = lastKey.target === target && Date.now() - lastKey.time < KEYBOARD_MS;
+    // Enter in a field submits the form by itself: applying here too would send it twice.
+    if (typed && lastKey.key === "Enter") return;
     if (target.matches("input[type=date]")) {
-      if (!completeDate(target)) return;
-      if (typed) later(target, DATE_REST_MS);
-      else apply(form);
+      if (!typed && completeDate(target)) apply(form);
     } else if (target.tagName === "SELECT" && typed) {
       later(target, SELECT_REST_MS);
     } else {

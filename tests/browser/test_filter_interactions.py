@@ -100,7 +100,11 @@ def test_typing_a_date_sends_one_request_and_one_history_entry(usage_page, brows
     start = end - timedelta(days=20)
 
     page.focus(START)  # the month segment first, in en-US
-    page.keyboard.type(start.strftime("%m%d%Y"), delay=80)  # digit by digit, as a person types
+    # Digit by digit, slowly: "0915" is already a whole date (the 1st) before the day is done.
+    page.keyboard.type(start.strftime("%m%d%Y"), delay=300)
+    page.wait_for_timeout(1500)
+    assert sent == [], "a typed date waits for Enter or for leaving the field"
+    page.keyboard.press("Enter")
     settle(page, sent, 1)
 
     assert len(sent) == 1, f"one request for one typed date, got {sent}"
@@ -126,7 +130,7 @@ def test_a_date_typed_then_left_with_tab_applies_at_once(usage_page, browser_log
         if page.evaluate("document.activeElement.name") != "start":
             break
     page.wait_for_timeout(250)
-    assert len(sent) == 1, "sent on leaving the field, not once the keys rested (0.8 s)"
+    assert len(sent) == 1, "sent on leaving the field"
     settle(page, sent, 1)
 
     assert [query_of(url)["start"] for url in sent] == [start.isoformat()]
@@ -374,4 +378,30 @@ def test_a_refused_refresh_counts_down_after_a_swap(usage_page, browser_log):
     page.select_option("#filters select[name=granularity]", "week")
     page.wait_for_selector(f"{REFRESH}[data-refresh-wait], {REFRESH}:disabled", timeout=5000)
     count_down(page)
+    browser_log.assert_clean()
+
+
+def test_enter_in_a_staff_text_field_sends_one_request(staff_page, browser_log):
+    page = staff_page
+    sent = watch_swaps(page, "/staff")
+    page.focus("#filters [name=q]")
+    page.keyboard.type("acct", delay=40)
+    page.keyboard.press("Enter")
+    settle(page, sent, 1)
+
+    assert len(sent) == 1, f"one request for one Enter, got {sent}"
+    assert query_of(sent[0])["q"] == "acct"
+    browser_log.assert_clean()
+
+
+def test_typing_in_a_staff_picker_leaves_the_address_alone(staff_page, browser_log):
+    page = staff_page
+    before, history = page.url, page.evaluate("history.length")
+    with page.expect_response(lambda r: "/staff/accounts/options" in r.url):
+        page.focus("#account-picker")
+        page.keyboard.type("ac", delay=40)
+    page.wait_for_timeout(300)
+
+    assert page.url == before, "the suggestions are not a page to go back to"
+    assert page.evaluate("history.length") == history
     browser_log.assert_clean()

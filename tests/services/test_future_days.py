@@ -91,6 +91,8 @@ def test_the_page_shows_days_to_come_as_not_yet_and_totals_so_far():
         assert [r.value for r in chart.rows][3:] == ["not yet", "not yet"]
     assert [r.value for r in minutes.rows][:3] == ["4", "0", "2"]  # a real 0 stays 0
     assert (events.total, events.total_label) == ("18", "in the range so far")
+    # Part of a range against a whole previous one would always look like a fall.
+    assert events.change == minutes.change == "no comparison until the range ends"
     # The level's total is its latest reading, not the 0 reported for a day still to come.
     assert (storage.total, storage.total_label) == ("300 B", "at the latest reading")
     assert storage.change == "+20.0 % vs previous range"
@@ -130,6 +132,8 @@ def test_a_range_reaching_past_today_shows_its_later_days_as_not_yet(signed_in):
         assert values[4:] == [None, None, None], name  # EvoVoice answers 0 for them: not data
     assert html.count("<td>not yet</td>") == 3 * len(charts)
     assert "in the range so far" in html
+    # Every flow (all but storage, a level read at its latest reading) is not compared yet.
+    assert html.count("no comparison until the range ends") == len(charts) - 1
 
 
 def test_the_ai_minutes_export_leaves_days_to_come_empty(signed_in):
@@ -172,3 +176,13 @@ def test_the_staff_series_shows_days_to_come_as_nothing(signed_in):
     html = signed_in["staff"].get(f"/staff?{query}&account=acct-northwind").get_data(as_text=True)
     values = figures(html)["staff-series-data"]["data"][-1]["y"]
     assert len(values) == 5 and values[3:] == [None, None] and None not in values[:3]
+
+
+def test_staff_totals_of_a_range_reaching_past_today_are_not_compared(signed_in):
+    today = real_today()
+    for extra in ("", "&account=acct-northwind"):
+        query = f"start={today - timedelta(days=3)}&end={today + timedelta(days=3)}{extra}"
+        html = signed_in["staff"].get(f"/staff?{query}").get_data(as_text=True)
+        assert "in the range so far" in html
+        assert "vs previous range" not in html
+        assert "no comparison until the range ends" in html
