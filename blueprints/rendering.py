@@ -23,4 +23,8 @@ def page_or_fragment(page: str, fragment: str, status: int = 200, **context) -> 
     template = fragment if wants_fragment() else page
     response = make_response(render_template(template, **context), status)
     response.vary.add("HX-Request")
+    if status == 400 and wants_fragment():
+        # Refused filters are not a view to come back to: the address bar keeps the last
+        # one shown, so Back and Forward never pair an address with another's results.
+        response.headers["HX-Push-Url"] = "false"
     return response

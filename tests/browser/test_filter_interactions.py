@@ -405,3 +405,26 @@ def test_typing_in_a_staff_picker_leaves_the_address_alone(staff_page, browser_l
     assert page.url == before, "the suggestions are not a page to go back to"
     assert page.evaluate("history.length") == history
     browser_log.assert_clean()
+
+
+def test_refused_filters_leave_the_address_and_history_alone(usage_page, browser_log):
+    page = usage_page
+    before, history = page.url, page.evaluate("history.length")
+    browser_log.allow(r"status of 400")
+    with page.expect_response(lambda r: r.status == 400):
+        # A daily range longer than the 92 days `day` allows: refused with a message.
+        page.evaluate(
+            """() => {
+                const form = document.getElementById("filters");
+                form.elements.preset.value = "custom";
+                form.elements.start.value = "2024-01-01";
+                form.elements.granularity.value = "day";
+                form.requestSubmit();
+            }"""
+        )
+    page.wait_for_function("() => !document.querySelector('#results[aria-busy]')")
+
+    assert "can't be shown" in page.inner_text("#results")
+    assert page.url == before, "Back must not pair this address with another view's results"
+    assert page.evaluate("history.length") == history
+    browser_log.assert_clean()
