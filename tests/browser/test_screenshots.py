@@ -30,11 +30,13 @@ PHONE: dict[str, Any] = {
 WIDGET: dict[str, Any] = {"viewport": {"width": 720, "height": 480}}
 
 
-def folder() -> Path:
-    """Return where the screenshots go: docs/screenshots/ only when asked for."""
-    if os.environ.get("USAGE_SCREENSHOTS", "") == "docs":
-        return ROOT / "docs" / "screenshots"
-    return ROOT / "test-output" / "screenshots"
+# Read when the module is collected: tests/conftest.py hides every USAGE_* variable but
+# USAGE_TEST_* from the session's fixtures on, so that no app the suite makes sees them.
+FOLDER = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("USAGE_SCREENSHOTS", "") == "docs"
+    else ROOT / "test-output" / "screenshots"
+)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def test_screenshot_of_each_page_with_its_charts_drawn(
     assert plots.count() == len(drawn) > 0
     assert page.locator(".plot svg.main-svg").count() >= plots.count()
 
-    target = folder() / f"{name}.png"
+    target = FOLDER / f"{name}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     # The caret is left alone: hiding it leaves style="" on inputs, which the CSP refuses
     # once htmx copies it (see conftest.screenshot).
