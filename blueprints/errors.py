@@ -34,6 +34,8 @@ ACTION_PAGES = {
     "usage.refresh": ActionPage("usage.page", "Usage", "Refresh"),
     "staff.refresh": ActionPage("staff.page", "Staff", "Refresh"),
 }
+# Plain headings where the status's own name is jargon to a newcomer ("Method Not Allowed").
+HEADINGS = {404: "Page not found", 405: "Not a page to open"}
 NOT_FOUND = "There is no page at this address. The link may be out of date, or mistyped."
 
 
@@ -71,9 +73,10 @@ def _back_url() -> str | None:
 
 def _way_on(error: HTTPException) -> dict:
     """Say what happened in plain words and where to go next, for a 404 or a 405."""
-    context: dict = {"description": error.description}
+    context: dict = {"name": error.name, "description": error.description}
     if error.code not in (404, 405):
         return context
+    context["name"] = HEADINGS[error.code]
     signed_in = current_user.is_authenticated
     context["start_url"] = url_for("home.index" if signed_in else "auth.login")
     context["start_label"] = "Go to your dashboard" if signed_in else "Sign in"
@@ -106,7 +109,7 @@ def _render(error: HTTPException):
         response.mimetype = "text/plain"
         return response
     template = "errors/_fragment.html" if wants_fragment() else "errors/page.html"
-    body = render_template(template, code=error.code, name=error.name, **_way_on(error))
+    body = render_template(template, code=error.code, **_way_on(error))
     response = error.get_response()
     response.set_data(body)
     response.mimetype = "text/html"

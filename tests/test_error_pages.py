@@ -211,7 +211,9 @@ def way_on(response) -> list[tuple[str, str]]:
 def test_a_404_says_what_happened_and_leads_to_the_dashboard(customer):
     response = customer.get("/no-such-page")
     assert_own_page(response, 404)
-    assert "There is no page at this address." in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert "<h1>Page not found</h1>" in body and "<title>404 Page not found" in body
+    assert "There is no page at this address." in body
     assert way_on(response) == [("/", "Go to your dashboard")]
 
 
@@ -270,6 +272,7 @@ def test_opening_a_buttons_address_leads_to_its_page(
     assert_own_page(response, 405)
     assert "POST" in response.headers["Allow"]
     body = response.get_data(as_text=True)
+    assert "<h1>Not a page to open</h1>" in body
     assert f"pressing Refresh on the {name} page" in body
     assert way_on(response)[0] == (page, f"Go to the {name} page")
 
