@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import secrets
 import unicodedata
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from urllib.parse import unquote, urlsplit
 
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.extensions import csrf, db, login_manager
-from core.login_limits import login_limits
+from core.login_limits import AttemptsLeft, login_limits
 from models import User
 from models.user import SESSION_ID_LENGTH
 
@@ -33,6 +34,7 @@ from .rendering import is_htmx
 bp = Blueprint("auth", __name__)
 
 FAILED_LOGIN = "Email or password is incorrect."
+SIGNED_OUT = "You are signed out."
 CSRF_FAILED = "This form has expired or did not come from this site; reload the page and try again."
 MAX_NEXT_LENGTH = 2048
 
@@ -105,14 +107,38 @@ def authenticate(email: str, password: str) -> User | None:
     return user if user.check_password(password) else None
 
 
-def _form(next_url: str | None, email: str = "", error: str | None = None):
-    return render_template("auth/login.html", next_url=next_url, email=email, error=error)
+def _form(
+    next_url: str | None, email: str = "", error: str | None = None, warning: str | None = None
+):
+    return render_template(
+        "auth/login.html", next_url=next_url, email=email, error=error, warning=warning
+    )
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _try_again(wait_seconds: int) -> str:
+    """Say when sign-in opens again: in how long, and at what time (UTC, as the server knows)."""
+    at = datetime.now(UTC) + timedelta(seconds=wait_seconds)
+    return f"try again in {_minutes(wait_seconds)} (at {at:%H:%M} UTC)"
+
+
+def _attempts_warning(attempts: AttemptsLeft | None) -> str | None:
+    """Warn before the pause starts, in the limits' own numbers; the same for any email."""
+    if attempts is None:
+        return None
+    if attempts.wait_seconds is not None:
+        return f"Sign-in is now paused; {_try_again(attempts.wait_seconds)}."
+    noun = "attempt" if attempts.left == 1 else "attempts"
+    pause = _minutes(attempts.window_seconds)
+    return f"{attempts.left} {noun} left before sign-in is paused for up to {pause}."
 
 
 def _too_many(next_url: str | None, email: str, wait_seconds: int):
-    minutes = max(1, math.ceil(wait_seconds / 60))
-    unit = "minute" if minutes == 1 else "minutes"
-    message = f"Too many sign-in attempts; try again in {minutes} {unit}."
+    message = f"Too many sign-in attempts; {_try_again(wait_seconds)}."
     response = make_response(_form(next_url, email, message), 429)
     response.headers["Retry-After"] = str(wait_seconds)
     return response
@@ -149,17 +175,26 @@ def login():
         return _too_many(next_url, email, wait)
     user = authenticate(email, password)
     if user is None:
-        return _form(next_url, email, FAILED_LOGIN), 401
+        warning = _attempts_warning(limits.attempts_left(email, address))
+        return _form(next_url, email, FAILED_LOGIN, warning), 401
     limits.succeeded(email, address)
     login_user(user, remember=bool(request.form.get("remember")))
     return redirect(next_url or url_for("home.index"))
 
 
-@bp.post("/logout")
+@bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    """Sign out everywhere: this and every other session and remember cookie of the user."""
-    if current_user.is_authenticated:
-        current_user.end_sessions()
-        db.session.commit()
-        logout_user()
+    """Sign out everywhere: this and every other session and remember cookie of the user.
+
+    A GET only asks (the header's link, a bookmark or a prefetch never signs anyone out);
+    the page's button POSTs, with its CSRF token.
+    """
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if request.method == "GET":
+        return render_template("auth/logout.html")
+    current_user.end_sessions()
+    db.session.commit()
+    logout_user()
+    flash(SIGNED_OUT, "info")
     return redirect(url_for("auth.login"))

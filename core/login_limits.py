@@ -15,9 +15,10 @@ opens again when its window has passed, however often it is tried meanwhile.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from flask import Flask, current_app
-from limits import parse
+from limits import RateLimitItem, parse
 
 from .rate_limits import SharedLimiter, made_once, storage_url_for
 
@@ -25,6 +26,17 @@ PER_ADDRESS = "20 per 15 minutes"
 PER_ACCOUNT_ADDRESS = "5 per 15 minutes"
 PER_ACCOUNT = "50 per hour"
 NAMESPACE = "usage-login"
+# Warn once this few attempts (or fewer) are left before a window pauses sign-in.
+WARN_WHEN_LEFT = 2
+
+
+@dataclass(frozen=True)
+class AttemptsLeft:
+    """How many attempts the tightest window still allows, and how long it pauses after."""
+
+    left: int
+    window_seconds: int  # the window's length: the longest a pause can last
+    wait_seconds: int | None  # when none is left: the seconds until one is again
 
 
 class LoginLimits:
@@ -42,18 +54,35 @@ class LoginLimits:
         self.per_account_address = parse(per_account_address)
         self.per_account = parse(per_account)
 
-    def admit(self, email: str, address: str) -> int | None:
-        """Count an attempt; return the seconds to wait if a limit refuses it, else None."""
+    def _windows(self, email: str, address: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
         windows = [(self.per_address, _address_key(address))]
         if email:
             windows += [
                 (self.per_account_address, _pair_key(email, address)),
                 (self.per_account, _account_key(email)),
             ]
-        for item, key in windows:
+        return windows
+
+    def admit(self, email: str, address: str) -> int | None:
+        """Count an attempt; return the seconds to wait if a limit refuses it, else None."""
+        for item, key in self._windows(email, address):
             if not self.limiter.hit(item, *key):
                 return self.limiter.seconds_to_wait(item, *key)
         return None
+
+    def attempts_left(self, email: str, address: str) -> AttemptsLeft | None:
+        """Return what the tightest window still allows, when few attempts are left; else None.
+
+        Counting never looks at whether the account exists, so neither does this answer:
+        an unknown email and a known one get the same numbers.
+        """
+        tightest: AttemptsLeft | None = None
+        for item, key in self._windows(email, address):
+            left = self.limiter.remaining(item, *key)
+            if tightest is None or left < tightest.left:
+                wait = self.limiter.seconds_to_wait(item, *key) if left == 0 else None
+                tightest = AttemptsLeft(left, item.get_expiry(), wait)
+        return tightest if tightest is not None and tightest.left <= WARN_WHEN_LEFT else None
 
     def succeeded(self, email: str, address: str) -> None:
         """Forget the account's failures from this address, after it signed in from there."""

@@ -80,6 +80,10 @@ class SharedLimiter:
         reset_time = self._call("get_window_stats", item, *key).reset_time
         return max(1, math.ceil(reset_time - time.time()))
 
+    def remaining(self, item: RateLimitItem, *key: str) -> int:
+        """Return how many more hits the key's window allows now, without counting one."""
+        return max(0, self._call("get_window_stats", item, *key).remaining)
+
     def wait_without_counting(self, item: RateLimitItem, *key: str) -> int | None:
         """Return the seconds until the key has room again, or None if it has room now."""
         stats = self._call("get_window_stats", item, *key)

@@ -193,3 +193,98 @@ def test_an_evovoice_400_never_quotes_the_service_password(customer, sims, caplo
     body = page.get_data(as_text=True)
     assert "bad login [redacted] here" in body and password not in body
     assert not [r for r in caplog.records if password in r.getMessage()]
+
+
+# --- 404 and 405 lead on ----------------------------------------------------------------
+
+
+def way_on(response) -> list[tuple[str, str]]:
+    """Return the (href, words) of the links a page offers after an error."""
+    import re
+
+    body = response.get_data(as_text=True)
+    nav = re.search(r'<nav class="way-on"[^>]*>(.*?)</nav>', body, re.S)
+    assert nav, "the page offers no way on"
+    return re.findall(r'<a[^>]*href="([^"]*)"[^>]*>([^<]*)</a>', nav[1])
+
+
+def test_a_404_says_what_happened_and_leads_to_the_dashboard(customer):
+    response = customer.get("/no-such-page")
+    assert_own_page(response, 404)
+    body = response.get_data(as_text=True)
+    assert "<h1>Page not found</h1>" in body and "<title>404 Page not found" in body
+    assert "There is no page at this address." in body
+    assert way_on(response) == [("/", "Go to your dashboard")]
+
+
+def test_a_404_when_signed_out_leads_to_sign_in(client):
+    response = client.get("/no-such-page")
+    assert_own_page(response, 404)
+    assert way_on(response) == [("/login", "Sign in")]
+
+
+def test_a_404_leads_back_to_a_previous_page_of_this_site(customer):
+    response = customer.get(
+        "/no-such-page", headers={"Referer": "http://localhost/usage?preset=7d&metric=Events"}
+    )
+    assert way_on(response) == [
+        ("/usage?preset=7d&amp;metric=Events", "Back to the previous page"),
+        ("/", "Go to your dashboard"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "referer",
+    [
+        "https://evil.example/usage",
+        "http://localhost.evil.example/usage",
+        "https://localhost/usage",  # another scheme is another origin
+        "http://localhost//evil.example/",
+        "http://localhost/%2F%2Fevil.example",
+        "http://localhost/no-such-page",  # the page itself is no way back
+        "javascript:alert(1)",
+        "not a url",
+    ],
+)
+def test_the_back_link_is_only_ever_a_path_of_this_site(customer, referer):
+    response = customer.get("/no-such-page", headers={"Referer": referer})
+    assert way_on(response) == [("/", "Go to your dashboard")]
+
+
+@pytest.mark.parametrize(
+    ("who", "address", "page", "name"),
+    [
+        ("customer", "/usage/refresh?preset=7d", "/usage?preset=7d", "Usage"),
+        ("staff", "/staff/refresh", "/staff", "Staff"),
+    ],
+)
+def test_opening_a_buttons_address_leads_to_its_page(
+    client, make_tenant, make_user, login, who, address, page, name
+):
+    if who == "customer":
+        make_tenant("acme", integration="acme", account="acct-northwind")
+        make_user("acme@example.com", tenant="acme")
+        login(client, "acme@example.com")
+    else:
+        make_user("staff@example.com", role="staff")
+        login(client, "staff@example.com")
+    response = client.get(address)
+    assert_own_page(response, 405)
+    assert "POST" in response.headers["Allow"]
+    body = response.get_data(as_text=True)
+    assert "<h1>Not a page to open</h1>" in body
+    assert f"pressing Refresh on the {name} page" in body
+    assert way_on(response)[0] == (page, f"Go to the {name} page")
+
+
+def test_another_method_refused_says_so_plainly(customer):
+    response = customer.post("/usage")
+    assert_own_page(response, 405)
+    assert "cannot be used with a POST request" in response.get_data(as_text=True)
+    assert way_on(response) == [("/", "Go to your dashboard")]
+
+
+def test_htmx_gets_only_the_notice(customer):
+    response = customer.get("/no-such-page", headers={"HX-Request": "true"})
+    assert_own_page(response, 404, fragment=True)
+    assert "way-on" not in response.get_data(as_text=True)

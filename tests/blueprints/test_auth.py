@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app import create_app
 from blueprints import home
-from blueprints.auth import CSRF_FAILED, FAILED_LOGIN, safe_next
+from blueprints.auth import CSRF_FAILED, FAILED_LOGIN, SIGNED_OUT, safe_next
 from core.extensions import db
 from models import Tenant, User
 
@@ -168,6 +168,70 @@ def test_failures_spread_over_addresses_lock_the_account(app, users):
     assert limited.status_code == 429
     assert 55 * 60 < int(limited.headers["Retry-After"]) <= 60 * 60
     assert login(client, *STAFF, address="10.9.9.9").status_code == 302  # other accounts: fine
+
+
+def alert_text(response) -> str:
+    """Return the words of the sign-in form's alert, tags and spacing left out."""
+    page = response.get_data(as_text=True)
+    match = re.search(r'<div id="login-error"[^>]*>(.*?)</div>', page, re.S)
+    assert match, "the form has no alert"
+    return " ".join(re.sub(r"<[^>]+>", " ", match[1]).split())
+
+
+AT_CLOCK = r"\(at \d\d:\d\d UTC\)"
+
+
+def test_a_warning_comes_before_sign_in_is_paused(app, users):
+    client = app.test_client()
+    said = [alert_text(login(client, CUSTOMER[0], "wrong", address="10.5.0.1")) for _ in range(5)]
+    assert said[:2] == [FAILED_LOGIN] * 2
+    pause = "before sign-in is paused for up to 15 minutes."
+    assert said[2] == f"{FAILED_LOGIN} 2 attempts left {pause}"
+    assert said[3] == f"{FAILED_LOGIN} 1 attempt left {pause}"
+    assert re.fullmatch(
+        rf"{FAILED_LOGIN} Sign-in is now paused; try again in 15 minutes {AT_CLOCK}\.", said[4]
+    )
+    paused = login(client, *CUSTOMER, address="10.5.0.1")
+    assert paused.status_code == 429
+    assert re.fullmatch(
+        rf"Too many sign-in attempts; try again in 15 minutes {AT_CLOCK}\.", alert_text(paused)
+    )
+
+
+def test_unknown_and_known_emails_get_the_same_warnings(app, users):
+    def answers(email: str, address: str) -> list[tuple[int, str]]:
+        client = app.test_client()
+        return [
+            (response.status_code, re.sub(AT_CLOCK, "(at a time)", alert_text(response)))
+            for response in (login(client, email, "wrong", address=address) for _ in range(6))
+        ]
+
+    assert answers(CUSTOMER[0], "10.6.0.1") == answers("ghost@example.com", "10.6.0.2")
+
+
+def test_the_warning_uses_the_configured_limits(make_app, tmp_path):
+    application = make_app(
+        USAGE_DATABASE_URL=f"sqlite:///{tmp_path / 'configured.sqlite'}",
+        LOGIN_LIMIT_PER_ACCOUNT_ADDRESS="3 per 10 minutes",
+    )
+    make_user(application, *CUSTOMER)
+    response = login(application.test_client(), CUSTOMER[0], "wrong")
+    assert alert_text(response) == (
+        f"{FAILED_LOGIN} 2 attempts left before sign-in is paused for up to 10 minutes."
+    )
+
+
+def test_after_a_failure_focus_goes_to_the_password_named_by_the_alert(app, users):
+    page = login(app.test_client(), CUSTOMER[0], "wrong").get_data(as_text=True)
+    email = re.search(r'<input id="login-email"[^>]*>', page)[0]
+    password = re.search(r'<input id="login-password"[^>]*>', page)[0]
+    assert "autofocus" in password and "autofocus" not in email
+    for field in (email, password):
+        assert 'aria-invalid="true"' in field and 'aria-describedby="login-error"' in field
+    assert f'value="{CUSTOMER[0]}"' in email
+    fresh = app.test_client().get("/login").get_data(as_text=True)
+    assert "autofocus" in re.search(r'<input id="login-email"[^>]*>', fresh)[0]
+    assert "aria-invalid" not in fresh
 
 
 def test_unknown_accounts_are_limited_the_same_way(app):
@@ -491,8 +555,30 @@ def test_logout_when_signed_out_just_goes_to_login(client):
     assert response.headers["Location"] == "/login"
 
 
-def test_logout_is_post_only(client):
-    assert client.get("/logout").status_code == 405
+def test_logout_by_get_only_asks(app, users):
+    client = app.test_client()
+    login(client, *CUSTOMER)
+    response = client.get("/logout")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert re.search(r'<form method="post" action="/logout">', page)
+    assert re.search(r'<button type="submit">Sign out</button>', page)
+    assert "every other" in page and "Keep me signed in" in page  # it signs out everywhere
+    assert client.get("/").status_code == 302 and "/login" not in client.get("/").location
+
+
+def test_logout_by_get_when_signed_out_goes_to_login(client):
+    response = client.get("/logout")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+
+
+def test_the_sign_in_page_says_you_are_signed_out(app, users):
+    client = app.test_client()
+    login(client, *CUSTOMER)
+    page = client.post("/logout", follow_redirects=True).get_data(as_text=True)
+    assert SIGNED_OUT in page
+    assert SIGNED_OUT not in client.get("/login").get_data(as_text=True)  # said once
 
 
 # --- CSRF ------------------------------------------------------------------------------
