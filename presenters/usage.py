@@ -40,6 +40,7 @@ METRIC_NOUNS = {
     "BotAnalyses": "bot analyses",
 }
 NOT_YET = "not yet"
+NOT_ON_YOUR_PLAN = "not available on your plan"
 
 
 def not_on_plan(tier: str | None) -> str:
