@@ -60,7 +60,7 @@ class Pace:
 MAX_TICKS = 8  # labelled ticks on the x axis; more buckets than this get every n-th one
 
 
-def _x_axis(starts: list[date], granularity: str) -> dict:
+def _x_axis(starts: list[date], granularity: str | None) -> dict:
     """Tick the x axis at bucket starts (a week's Monday, a month's 1st), thinned to a few.
 
     Plotly's own ticks fall on Sundays and mid-months; short dates suit an axis, while
@@ -94,9 +94,10 @@ def _layout(y_axis: dict, x_axis: dict, *, legend: bool) -> dict:
     }
 
 
-def partial_note(bucket: Bucket, granularity: str, today: date | None) -> str:
-    """Say why a bucket holds less than its calendar period, or "" when it is whole."""
-    cut = partial(bucket, granularity, today)
+def partial_note(bucket: Bucket, granularity: str | None, today: date | None) -> str:
+    """Say why a bucket holds less than its calendar period, or "" when it is whole (or
+    when the granularity is not given)."""
+    cut = None if granularity is None else partial(bucket, granularity, today)
     if cut is None:
         return ""
     span = period_label(bucket)
@@ -105,7 +106,7 @@ def partial_note(bucket: Bucket, granularity: str, today: date | None) -> str:
     return f"partial: {span}, {cut.days} of {cut.of} days"
 
 
-def _points(buckets: list[Bucket], granularity: str, today: date | None, fmt, line: bool):
+def _points(buckets: list[Bucket], granularity: str | None, today: date | None, fmt, line: bool):
     """Return a trace's hover texts and its marker, lighter (and hatched) where partial."""
     notes = [partial_note(b, granularity, today) for b in buckets]
     hover = [
@@ -126,16 +127,16 @@ def series_figure(
     *,
     line: bool,
     unit_axis: dict,
-    granularity: str = "day",
+    granularity: str | None = None,
     today: date | None = None,
     previous_label: str = "Previous range",
     fmt=str,
 ) -> dict:
     """Return a figure: the range as bars (or a line for a level), the previous range faint.
 
-    Partial buckets (cut by the range, or holding today) are lighter and hatched, and their
-    hover says so. The figure is plain JSON data; the template embeds it with `tojson`,
-    which escapes it.
+    With a granularity, partial buckets (cut by the range, or holding today) are lighter and
+    hatched, and their hover says so; ticks fall on bucket starts either way. The figure is
+    plain JSON data; the template embeds it with `tojson`, which escapes it.
     """
     import plotly.graph_objects as go  # heavy: imported on first chart, not at start-up
 

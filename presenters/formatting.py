@@ -162,7 +162,7 @@ def span_label(start: date, end: date) -> str:
     return start.isoformat() if start == end else f"{start.isoformat()} – {end.isoformat()}"
 
 
-def tick_label(day: date, granularity: str) -> str:
+def tick_label(day: date, granularity: str | None) -> str:
     """Label an axis tick briefly: "Nov 3", or "Nov 2026" for months (text keeps ISO dates)."""
     return f"{day:%b %Y}" if granularity == "month" else f"{day:%b} {day.day}"
 

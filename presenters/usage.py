@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from services.shaping import change_pct, last_value, up_to
+from services.shaping import change_pct, last_value, partial, up_to
 
-from .charts import BYTES_AXIS, COUNT_AXIS, Chart, Pace, TableRow, partial_note, series_figure
+from .charts import BYTES_AXIS, COUNT_AXIS, Chart, Pace, TableRow, series_figure
 from .formatting import (
     NO_PREVIOUS,
     ONGOING,
@@ -45,9 +45,7 @@ NOT_ON_YOUR_PLAN = "not available on your plan"
 
 def not_on_plan(tier: str | None) -> str:
     """Say that days are before the plan's history, naming the plan when isnotai did."""
-    return (
-        f"not available on the {tier.capitalize()} plan" if tier else "not available on your plan"
-    )
+    return f"not available on the {tier.capitalize()} plan" if tier else NOT_ON_YOUR_PLAN
 
 
 def _cell(bucket: Bucket | None, fmt, today: date | None, missing: str) -> str:
@@ -59,8 +57,8 @@ def _cell(bucket: Bucket | None, fmt, today: date | None, missing: str) -> str:
 
 
 def _note(bucket: Bucket, granularity: str, today: date | None) -> str:
-    note = partial_note(bucket, granularity, today)
-    return "" if not note else "(so far)" if note.startswith("so far") else "(partial)"
+    cut = partial(bucket, granularity, today)
+    return "" if cut is None else "(so far)" if cut.running else "(partial)"
 
 
 def _rows(buckets, previous, fmt, today, granularity, missing) -> list[TableRow]:
@@ -125,7 +123,7 @@ def _chart(
     no_change=NO_PREVIOUS,
     missing=None,
 ):
-    missing = missing or not_on_plan(None)
+    missing = missing or NOT_ON_YOUR_PLAN
     # A range reaching past today: its later buckets are not data yet, and a level's total
     # is its latest reading, not whatever an upstream put on a day still to come.
     ongoing = today is not None and bool(buckets) and buckets[-1].end > today

@@ -114,3 +114,11 @@ def test_a_partial_point_of_a_level_is_an_open_marker():
         "partial: 2026-03-01, 1 of 7 days: 5",
         "so far: 2026-03-02 – 2026-03-08, 2 of 7 days: 6",
     ]
+
+
+def test_without_a_granularity_no_bucket_is_called_partial():
+    # A caller that does not say its granularity (a week here) gets no partial marks.
+    week = [Bucket(DAY, DAY + timedelta(days=6), 5)]
+    (trace,) = series_figure("AI minutes", week, None, line=False, unit_axis=COUNT_AXIS)["data"]
+    assert trace["marker"]["opacity"] == [1] and trace["marker"]["pattern"]["shape"] == [""]
+    assert trace["customdata"] == ["2026-03-01 – 2026-03-07: 5"]
