@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from services.shaping import partial
 
-from .formatting import Change, period_label, tick_label
+from .formatting import Change, period_label
 
 if TYPE_CHECKING:
     from services.shaping import Bucket
@@ -63,18 +63,18 @@ MAX_TICKS = 8  # labelled ticks on the x axis; more buckets than this get every 
 def _x_axis(starts: list[date], granularity: str | None) -> dict:
     """Tick the x axis at bucket starts (a week's Monday, a month's 1st), thinned to a few.
 
-    Plotly's own ticks fall on Sundays and mid-months; short dates suit an axis, while
+    Plotly's own ticks fall on Sundays and mid-months. Ticks get short dates, "Nov 3" or
+    "Nov 2026", by a format rather than tick texts, which Plotly would also put in the hover:
     every text and hover keeps ISO dates.
     """
     step = max(1, math.ceil(len(starts) / MAX_TICKS))
-    shown = starts[::step]
     return {
         "type": "date",
         "fixedrange": True,
         "automargin": True,
         "tickmode": "array",
-        "tickvals": [d.isoformat() for d in shown],
-        "ticktext": [tick_label(d, granularity) for d in shown],
+        "tickvals": [d.isoformat() for d in starts[::step]],
+        "tickformat": "%b %Y" if granularity == "month" else "%b %-d",
         "hoverformat": "%Y-%m-%d",
     }
 

@@ -162,11 +162,6 @@ def span_label(start: date, end: date) -> str:
     return start.isoformat() if start == end else f"{start.isoformat()} – {end.isoformat()}"
 
 
-def tick_label(day: date, granularity: str | None) -> str:
-    """Label an axis tick briefly: "Nov 3", or "Nov 2026" for months (text keeps ISO dates)."""
-    return f"{day:%b %Y}" if granularity == "month" else f"{day:%b} {day.day}"
-
-
 def register_filters(app: Flask) -> None:
     """Make the filters available to templates."""
     app.add_template_filter(human_bytes)

@@ -42,7 +42,7 @@ def test_week_ticks_fall_on_bucket_starts_with_short_dates(page, login, charts):
     assert labels == [f"{d:%b} {d.day}" for d in ticks]
 
 
-def test_the_running_week_is_marked_in_the_table_and_the_hover(page, login, charts):
+def test_the_running_week_is_marked_in_the_table_and_the_hover(page, login, charts, shoot):
     sign_in(page, login, "acme")
     start = TODAY - timedelta(days=20)
     page.goto(f"/usage?start={start}&end={TODAY}&granularity=week&metric=events")
@@ -55,7 +55,8 @@ def test_the_running_week_is_marked_in_the_table_and_the_hover(page, login, char
     if start.weekday() != 0:  # the range starts inside a week: its first week is partial
         first = events.locator("details.numbers tbody tr").first.locator("th")
         assert first.inner_text().endswith("(partial)")
-    # Hovering the last bar says it is the week so far, with its ISO dates.
+    # Hovering the last bar says it is the week so far, with its ISO dates (the hover's
+    # heading too: only the axis has short dates).
     bar = events.locator(".barlayer .trace.bars g.point path").last
     box = bar.bounding_box()
     assert box is not None
@@ -63,9 +64,12 @@ def test_the_running_week_is_marked_in_the_table_and_the_hover(page, login, char
     hover = events.locator(".hoverlayer")
     hover.get_by_text(re.compile(r"so far: \d{4}-\d\d-\d\d")).wait_for()
     assert re.search(r"\d+ of 7 days", hover.text_content())
+    heading = hover.locator(".legend text").first.text_content()
+    assert last.inner_text().startswith(heading) and re.fullmatch(r"\d{4}-\d\d-\d\d", heading)
+    shoot(page, "usage-week-so-far")
 
 
-def test_the_month_s_pace_is_explained_on_hover_and_on_keyboard_focus(page, login, charts):
+def test_the_month_s_pace_is_explained_on_hover_and_on_keyboard_focus(page, login, charts, shoot):
     sign_in(page, login, "acme")
     page.goto("/usage?preset=mtd&metric=events")
     charts.check(page)
@@ -91,6 +95,7 @@ def test_the_month_s_pace_is_explained_on_hover_and_on_keyboard_focus(page, logi
     why.wait_for(state="hidden")
     figures.hover()
     why.wait_for(state="visible")
+    shoot(page, "usage-pace-explained")
 
 
 def test_compare_names_both_ranges_and_the_change_has_an_arrow_and_words(page, login, charts):

@@ -95,12 +95,13 @@ def test_ticks_fall_on_bucket_starts_with_short_dates():
     assert axis["tickmode"] == "array"
     assert axis["tickvals"] == [d.isoformat() for d in mondays[::2]]
     assert all(date.fromisoformat(v).weekday() == 0 for v in axis["tickvals"])
-    assert axis["ticktext"][:3] == ["Sep 7", "Sep 21", "Oct 5"]
+    assert axis["tickformat"] == "%b %-d"  # Sep 7 (the browser test reads the drawn labels)
+    assert "ticktext" not in axis  # Plotly would show tick texts in the hover too
     assert axis["hoverformat"] == "%Y-%m-%d"  # text keeps ISO dates
     months = [Bucket(date(2026, m, 1), date(2026, m, 28), 1) for m in (10, 11)]
     axis = series_figure("Events", months, None, line=False, unit_axis=COUNT_AXIS,
                          granularity="month")["layout"]["xaxis"]  # fmt: skip
-    assert axis["ticktext"] == ["Oct 2026", "Nov 2026"]
+    assert axis["tickformat"] == "%b %Y"  # Oct 2026
 
 
 def test_a_partial_point_of_a_level_is_an_open_marker():

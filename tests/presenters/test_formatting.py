@@ -16,7 +16,6 @@ from presenters.formatting import (
     signed_pct,
     span_label,
     thousands,
-    tick_label,
 )
 from services.shaping import Bucket
 
@@ -116,9 +115,7 @@ def test_change_text_has_a_direction_and_says_why_there_is_no_change():
     assert change_text(None, "no comparison").direction == ""
 
 
-def test_tick_and_span_labels():
-    assert tick_label(date(2026, 11, 3), "week") == "Nov 3"
-    assert tick_label(date(2026, 11, 1), "month") == "Nov 2026"
+def test_span_label_names_a_range_by_its_iso_dates():
     assert span_label(date(2026, 10, 2), date(2026, 10, 31)) == "2026-10-02 – 2026-10-31"
 
 
