@@ -165,13 +165,18 @@ class MonthPace:
 
 
 def month_pace(
-    buckets: Sequence[Bucket], now: datetime, kept_from: date | None = None
+    buckets: Sequence[Bucket],
+    now: datetime,
+    kept_from: date | None = None,
+    total: int | None = None,
 ) -> MonthPace | None:
     """Project a flow to the end of the calendar month holding today, from its run rate.
 
     None unless a bucket holds today. Only buckets that start in this month count (a week
     reaching back into the last month cannot be split), and none before `kept_from`, the
     first day the plan keeps. The run rate counts today's elapsed hours, as `projection`.
+    When the count starts with the range, the range's `total` is the month so far: the card
+    then never shows two sums of the same days (an upstream may round per bucket).
     """
     today = now.date()
     first = today.replace(day=1)
@@ -187,6 +192,6 @@ def month_pace(
     since = max(counted[0].start, kept_from or first)
     begun = datetime.combine(since, time.min, tzinfo=UTC)
     elapsed_days = max((now - begun).total_seconds() / 86400, 1 / 24)
-    so_far = sum(values)
+    so_far = total if total is not None and since == buckets[0].start else sum(values)
     projected = round(so_far / elapsed_days * ((month_end - since).days + 1))
     return MonthPace(since, month_end, so_far, projected)

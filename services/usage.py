@@ -187,7 +187,7 @@ class UsageService:
                 else None,
                 total=total,
                 previous_total=before.totals.get(metric),
-                projection=None if level else month_pace(buckets, now, kept_from),
+                projection=None if level else month_pace(buckets, now, kept_from, total),
                 is_level=level,
                 previous_cut=before.available_from is not None,
             )
@@ -262,7 +262,7 @@ class UsageService:
             previous=prior_buckets,
             total=series.total,
             previous_total=previous_total,
-            projection=month_pace(_buckets(series), self.now()),
+            projection=month_pace(_buckets(series), self.now(), total=series.total),
         )
         return section, [*prior_results, *series.results]
 

@@ -256,3 +256,12 @@ def test_a_week_reaching_into_last_month_is_not_counted():
 )
 def test_no_pace_unless_the_range_holds_today_with_data(buckets):
     assert month_pace(buckets, datetime(2026, 11, 11, tzinfo=UTC)) is None
+
+
+def test_a_range_starting_with_the_count_takes_its_total_as_the_month_so_far():
+    buckets = days(NOV, [33, 33, 33])  # an upstream's range total may differ by rounding
+    pace = month_pace(buckets, datetime(2026, 11, 3, tzinfo=UTC), total=100)
+    assert pace is not None and (pace.so_far, pace.projected) == (100, 1_500)
+    last_month = days(date(2026, 10, 31), [1, 33, 33])
+    later = month_pace(last_month, datetime(2026, 11, 2, 12, tzinfo=UTC), total=67)
+    assert later is not None and later.so_far == 66  # the range began last month: its sum
