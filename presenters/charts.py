@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
+
+from services.shaping import partial
+
+from .formatting import Change, period_label
 
 if TYPE_CHECKING:
     from services.shaping import Bucket
@@ -20,6 +26,7 @@ class TableRow:
     period: str
     value: str
     previous: str | None
+    note: str = ""  # "(partial)" or "(so far)" after the period
 
 
 @dataclass(frozen=True)
@@ -32,14 +39,47 @@ class Chart:
     rows: list[TableRow]
     total: str
     total_label: str
-    change: str
-    projection: str | None
+    change: Change | str
+    projection: str | None  # a range's projection, as staff views print it
     has_data: bool
     compare: bool
     empty: str = ""  # what to say instead of the chart when it has no data, if not the usual
+    pace: Pace | None = None  # the calendar month so far and its projection
+    previous_label: str = "Previous range"  # the table's heading for the previous range
 
 
-def _layout(y_axis: dict, *, legend: bool) -> dict:
+@dataclass(frozen=True)
+class Pace:
+    """A card's month so far and where it is heading, with the why shown on hover and focus."""
+
+    so_far: str  # "month to date 12,345" or "2026-11-24 to date 4,000"
+    projected: str  # "on pace for 19,800"
+    explanation: str
+
+
+MAX_TICKS = 8  # labelled ticks on the x axis; more buckets than this get every n-th one
+
+
+def _x_axis(starts: list[date], granularity: str | None) -> dict:
+    """Tick the x axis at bucket starts (a week's Monday, a month's 1st), thinned to a few.
+
+    Plotly's own ticks fall on Sundays and mid-months. Ticks get short dates, "Nov 3" or
+    "Nov 2026", by a format rather than tick texts, which Plotly would also put in the hover:
+    every text and hover keeps ISO dates.
+    """
+    step = max(1, math.ceil(len(starts) / MAX_TICKS))
+    return {
+        "type": "date",
+        "fixedrange": True,
+        "automargin": True,
+        "tickmode": "array",
+        "tickvals": [d.isoformat() for d in starts[::step]],
+        "tickformat": "%b %Y" if granularity == "month" else "%b %-d",
+        "hoverformat": "%Y-%m-%d",
+    }
+
+
+def _layout(y_axis: dict, x_axis: dict, *, legend: bool) -> dict:
     return {
         "template": "none",  # the default template adds kilobytes the page restyles anyway
         "autosize": True,
@@ -48,10 +88,36 @@ def _layout(y_axis: dict, *, legend: bool) -> dict:
         "hovermode": "x unified",
         "showlegend": legend,
         "legend": {"orientation": "h", "y": -0.2},
-        "xaxis": {"type": "date", "fixedrange": True, "automargin": True},
+        "xaxis": x_axis,
         "yaxis": {**y_axis, "rangemode": "tozero", "fixedrange": True},
         "bargap": 0.15,
     }
+
+
+def partial_note(bucket: Bucket, granularity: str | None, today: date | None) -> str:
+    """Say why a bucket holds less than its calendar period, or "" when it is whole (or
+    when the granularity is not given)."""
+    cut = None if granularity is None else partial(bucket, granularity, today)
+    if cut is None:
+        return ""
+    span = period_label(bucket)
+    if cut.running:
+        return f"so far: {span}, {cut.days} of {cut.of} days"
+    return f"partial: {span}, {cut.days} of {cut.of} days"
+
+
+def _points(buckets: list[Bucket], granularity: str | None, today: date | None, fmt, line: bool):
+    """Return a trace's hover texts and its marker, lighter (and hatched) where partial."""
+    notes = [partial_note(b, granularity, today) for b in buckets]
+    hover = [
+        f"{note or period_label(b)}: {fmt(b.value)}" for b, note in zip(buckets, notes, strict=True)
+    ]
+    marker: dict = {"opacity": [0.5 if note else 1 for note in notes]}
+    if line:
+        marker["symbol"] = ["circle-open" if note else "circle" for note in notes]
+    else:
+        marker["pattern"] = {"shape": ["/" if note else "" for note in notes]}
+    return hover, marker
 
 
 def series_figure(
@@ -61,10 +127,16 @@ def series_figure(
     *,
     line: bool,
     unit_axis: dict,
+    granularity: str | None = None,
+    today: date | None = None,
+    previous_label: str = "Previous range",
+    fmt=str,
 ) -> dict:
     """Return a figure: the range as bars (or a line for a level), the previous range faint.
 
-    The figure is plain JSON data; the template embeds it with `tojson`, which escapes it.
+    With a granularity, partial buckets (cut by the range, or holding today) are lighter and
+    hatched, and their hover says so; ticks fall on bucket starts either way. The figure is
+    plain JSON data; the template embeds it with `tojson`, which escapes it.
     """
     import plotly.graph_objects as go  # heavy: imported on first chart, not at start-up
 
@@ -74,25 +146,31 @@ def series_figure(
     figure = go.Figure()
     if previous is not None:
         aligned = previous[: len(buckets)]
+        hover, marker = _points(aligned, granularity, None, fmt, line)
         figure.add_trace(
             kind(
                 x=x[: len(aligned)],
                 y=[b.value for b in aligned],
-                name="Previous range",
+                name=previous_label,
                 opacity=0.35,
-                customdata=[f"{b.start:%b %-d} – {b.end:%b %-d, %Y}" for b in aligned],
-                hovertemplate="%{customdata}: %{y}<extra>previous</extra>",
+                marker=marker,
+                customdata=hover,
+                hovertemplate="%{customdata}<extra>previous</extra>",
                 **extra,
             )
         )
+    hover, marker = _points(buckets, granularity, today, fmt, line)
     figure.add_trace(
         kind(
             x=x,
             y=[b.value for b in buckets],
             name=label,
-            hovertemplate="%{y}<extra></extra>",
+            marker=marker,
+            customdata=hover,
+            hovertemplate="%{customdata}<extra></extra>",
             **extra,
         )
     )
-    figure.update_layout(_layout(unit_axis, legend=previous is not None))
+    x_axis = _x_axis([b.start for b in buckets], granularity)
+    figure.update_layout(_layout(unit_axis, x_axis, legend=previous is not None))
     return json.loads(figure.to_json(validate=False))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -17,19 +21,57 @@ NO_PREVIOUS = "no data for the previous range"
 ONGOING = "no comparison until the range ends"
 
 
+def _in_unit(value: int, power: int, places: int) -> str:
+    """Format a byte count in 1000**power units with `places` decimals, rounded half up."""
+    scaled = Decimal(abs(value)) / Decimal(1000**power)
+    rounded = scaled.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return f"{'-' if value < 0 else ''}{rounded:,.{places}f} {_BYTE_UNITS[power]}"
+
+
+def _unit_and_places(size: int, digits: int) -> tuple[int, int]:
+    """Return the unit and decimals that show `size` to `digits` significant digits.
+
+    A value that rounds up to 1000 of a unit rolls over to the next: 999,950,000 is 1.00 GB.
+    """
+    power = 0
+    while power < len(_BYTE_UNITS) - 1 and size >= 1000 ** (power + 1):
+        power += 1
+    while True:
+        if power == 0:
+            return 0, 0
+        whole = len(str(size // 1000**power))
+        places = max(0, digits - whole)
+        rounded = (Decimal(size) / Decimal(1000**power)).quantize(
+            Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP
+        )
+        if rounded < 1000 or power == len(_BYTE_UNITS) - 1:
+            return power, places
+        power += 1
+
+
 def human_bytes(value: int | None) -> str:
-    """Format a byte count in decimal units: 1.5 GB (integer arithmetic: exact at any size)."""
+    """Format a byte count in decimal units to 3 significant digits: 1.50 GB, 12.3 MB."""
     if value is None:
         return "–"
-    sign, size = ("-" if value < 0 else ""), abs(int(value))
-    for power, unit in enumerate(_BYTE_UNITS):
-        scale = 1000**power
-        if size < scale * 1000 or unit == _BYTE_UNITS[-1]:
-            if power == 0:
-                return f"{sign}{size:,} B"
-            tenths = (size * 10 + scale // 2) // scale  # rounded half up
-            return f"{sign}{tenths // 10:,}.{tenths % 10} {unit}"
-    raise AssertionError("unreachable")
+    power, places = _unit_and_places(abs(int(value)), 3)
+    return f"{int(value):,} B" if power == 0 else _in_unit(int(value), power, places)
+
+
+def bytes_column(values: Iterable[int | None]) -> Callable[[int | None], str]:
+    """Return a formatter for a column of byte counts: one unit, the largest's, down the column.
+
+    The largest value gets 4 significant digits and every row as many decimals, so a level
+    that grows by a few megabytes a day reads 1.312 GB, 1.318 GB, not 1.3 GB on every row.
+    """
+    largest = max((abs(int(v)) for v in values if v is not None), default=0)
+    power, places = _unit_and_places(largest, 4)
+
+    def fmt(value: int | None) -> str:
+        if value is None:
+            return "–"
+        return f"{int(value):,} B" if power == 0 else _in_unit(int(value), power, places)
+
+    return fmt
 
 
 def thousands(value: int | float | None) -> str:
@@ -39,12 +81,25 @@ def thousands(value: int | float | None) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.0f}"
 
 
+def _pct(size: float) -> str:
+    """Format a positive percentage to 2 significant digits, at least to the whole percent."""
+    if size >= 10:
+        return f"{size:,.0f}"
+    if size >= 1:
+        return f"{size:.1f}"
+    if size < 0.01:
+        return "<0.01"
+    places = 1 - math.floor(math.log10(size))  # 2 significant digits: 0.34, 0.034
+    return f"{size:.{places}f}"
+
+
 def signed_pct(value: float | None) -> str:
-    """Format a change as +12.5 % / −3.0 %, or an en dash when undefined."""
+    """Format a change as +12 % / −3.4 % / +0.034 %: any movement shows, never −0.0 %."""
     if value is None:
         return "–"
-    sign = "+" if value > 0 else "−" if value < 0 else "±"
-    return f"{sign}{abs(value):,.1f} %"
+    if value == 0:
+        return "0 %"
+    return f"{'+' if value > 0 else '−'}{_pct(abs(value))} %"
 
 
 def ago(moment: datetime | None, now: datetime | None = None) -> str:
@@ -63,14 +118,48 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
 
 def period_label(bucket: Bucket) -> str:
     """Name a bucket's days: one date, or the first and last joined by an en dash."""
-    if bucket.start == bucket.end:
-        return bucket.start.isoformat()
-    return f"{bucket.start.isoformat()} – {bucket.end.isoformat()}"
+    return span_label(bucket.start, bucket.end)
 
 
-def change_text(value: float | None, missing: str = NO_PREVIOUS) -> str:
-    """Say how a total compares with the previous range, or why it cannot."""
-    return missing if value is None else f"{signed_pct(value)} vs previous range"
+@dataclass(frozen=True)
+class Change:
+    """How a total compares with the previous range, as a card prints it.
+
+    `direction` is "up", "down" or "flat" (the template adds an arrow and a word for it),
+    or "" when there is no comparison and `text` says why.
+    """
+
+    text: str
+    direction: str = ""
+
+    @property
+    def word(self) -> str:
+        """Return the direction in words, for readers who do not see the arrow's colour."""
+        return {"up": "up", "down": "down", "flat": "no change"}.get(self.direction, "")
+
+    @property
+    def arrow(self) -> str:
+        """Return the arrow drawn beside the text."""
+        return {"up": "▲", "down": "▼"}.get(self.direction, "")  # "no change" says it all
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def change_text(
+    value: float | None, missing: str = NO_PREVIOUS, against: str = "previous range"
+) -> Change:
+    """Say how a total compares with the previous range (named by `against`), or why not."""
+    if value is None:
+        return Change(missing)
+    if value == 0:
+        return Change(f"no change vs {against}", "flat")
+    return Change(f"{signed_pct(value)} vs {against}", "up" if value > 0 else "down")
+
+
+def span_label(start: date, end: date) -> str:
+    """Name a range by its ISO dates: 2026-11-01 – 2026-11-30."""
+    return start.isoformat() if start == end else f"{start.isoformat()} – {end.isoformat()}"
 
 
 def register_filters(app: Flask) -> None:

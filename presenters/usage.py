@@ -5,13 +5,23 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from services.shaping import change_pct, last_value, up_to
+from services.shaping import change_pct, last_value, partial, up_to
 
-from .charts import BYTES_AXIS, COUNT_AXIS, Chart, TableRow, series_figure
-from .formatting import NO_PREVIOUS, ONGOING, change_text, human_bytes, period_label, thousands
+from .charts import BYTES_AXIS, COUNT_AXIS, Chart, Pace, TableRow, series_figure
+from .formatting import (
+    NO_PREVIOUS,
+    ONGOING,
+    bytes_column,
+    change_text,
+    human_bytes,
+    period_label,
+    span_label,
+    thousands,
+)
 
 if TYPE_CHECKING:
-    from services.shaping import Bucket
+    from services.filters import UsageQuery
+    from services.shaping import Bucket, MonthPace
     from services.usage import MetricsSection, MinutesSection, UsageView
 
 METRIC_LABELS = {
@@ -21,27 +31,46 @@ METRIC_LABELS = {
     "StorageBytes": "Storage",
     "BotAnalyses": "Bot analyses",
 }
-NOT_ON_PLAN = "not available on your plan"
+# A title inside a sentence: lower case, but an acronym keeps its capitals.
+METRIC_NOUNS = {
+    "ApiCalls": "API calls",
+    "Events": "events",
+    "Sessions": "sessions",
+    "StorageBytes": "storage",
+    "BotAnalyses": "bot analyses",
+}
 NOT_YET = "not yet"
+NOT_ON_YOUR_PLAN = "not available on your plan"
 
 
-def _cell(bucket: Bucket | None, fmt, today: date | None) -> str:
+def not_on_plan(tier: str | None) -> str:
+    """Say that days are before the plan's history, naming the plan when isnotai did."""
+    return f"not available on the {tier.capitalize()} plan" if tier else NOT_ON_YOUR_PLAN
+
+
+def _cell(bucket: Bucket | None, fmt, today: date | None, missing: str) -> str:
     if bucket is not None and today is not None and bucket.start > today:
         return NOT_YET
     if bucket is not None and not bucket.available:
-        return NOT_ON_PLAN
+        return missing
     return fmt(bucket.value if bucket else None)
 
 
-def _rows(buckets, previous, fmt, today: date | None) -> list[TableRow]:
+def _note(bucket: Bucket, granularity: str, today: date | None) -> str:
+    cut = partial(bucket, granularity, today)
+    return "" if cut is None else "(so far)" if cut.running else "(partial)"
+
+
+def _rows(buckets, previous, fmt, today, granularity, missing) -> list[TableRow]:
     rows = []
     for index, bucket in enumerate(buckets):
         before = previous[index] if previous is not None and index < len(previous) else None
         rows.append(
             TableRow(
                 period_label(bucket),
-                _cell(bucket, fmt, today),
-                None if previous is None else _cell(before, fmt, today),
+                _cell(bucket, fmt, today, missing),
+                None if previous is None else _cell(before, fmt, today, missing),
+                _note(bucket, granularity, today),
             )
         )
     return rows
@@ -53,12 +82,37 @@ def _total_label(level: bool, ongoing: bool) -> str:
     return "in the range so far" if ongoing else "in the range"
 
 
+def _previous_span(previous: list[Bucket] | None, query: UsageQuery) -> str:
+    """Name the previous range: by its buckets when read, else as the query defines it."""
+    if previous:
+        return span_label(previous[0].start, previous[-1].end)
+    return span_label(query.previous.start, query.previous.end)
+
+
+def _pace(pace: MonthPace | None, noun: str, fmt) -> Pace | None:
+    if pace is None:
+        return None
+    since = "month to date" if pace.whole_month else f"{pace.since.isoformat()} to date"
+    begun = "the 1st" if pace.whole_month else pace.since.isoformat()
+    return Pace(
+        so_far=f"{since} {fmt(pace.so_far)}",
+        projected=f"on pace for {fmt(pace.projected)}",
+        explanation=(
+            f"Projection of {noun} to the end of the month ({pace.month_end.isoformat()}) "
+            f"at the run rate since {begun}, counting today's hours so far."
+        ),
+    )
+
+
 def _chart(
     chart_id,
     title,
     buckets,
     previous,
     *,
+    query,
+    noun,
+    granularity,
     level,
     bytes_unit,
     total,
@@ -67,8 +121,9 @@ def _chart(
     today=None,
     previous_total=None,
     no_change=NO_PREVIOUS,
+    missing=None,
 ):
-    fmt = human_bytes if bytes_unit else thousands
+    missing = missing or NOT_ON_YOUR_PLAN
     # A range reaching past today: its later buckets are not data yet, and a level's total
     # is its latest reading, not whatever an upstream put on a day still to come.
     ongoing = today is not None and bool(buckets) and buckets[-1].end > today
@@ -79,32 +134,53 @@ def _chart(
         change = None if change is None else change_pct(total, previous_total)
     elif ongoing:
         change, no_change = None, ONGOING
+    # Bytes down a column share the largest value's unit, with decimals enough to move.
+    fmt = bytes_column(b.value for b in [*buckets, *(previous or [])]) if bytes_unit else thousands
+    card_fmt = human_bytes if bytes_unit else thousands
+    before = _previous_span(previous, query)
     figure = series_figure(
-        title, buckets, previous, line=level, unit_axis=BYTES_AXIS if bytes_unit else COUNT_AXIS
+        span_label(query.start, query.end) if previous is not None else title,
+        buckets,
+        previous,
+        line=level,
+        unit_axis=BYTES_AXIS if bytes_unit else COUNT_AXIS,
+        granularity=granularity,
+        today=today,
+        previous_label=f"previous: {before}",
+        fmt=fmt,
     )
+    unavailable = bool(buckets) and not any(b.available for b in buckets)
     return Chart(
         id=chart_id,
         title=title,
         figure=figure,
-        rows=_rows(buckets, previous, fmt, today),
-        total=fmt(total),
+        rows=_rows(buckets, previous, fmt, today, granularity, missing),
+        total=card_fmt(total),
         total_label=_total_label(level, ongoing),
-        change=change_text(change, no_change),
-        projection=None if projection is None else fmt(projection),
+        change=change_text(change, no_change, before),
+        projection=None,
+        pace=None if level else _pace(projection, noun, card_fmt),
         has_data=any(b.value is not None for b in buckets),
         compare=previous is not None,
-        empty=f"{title} for this range are {NOT_ON_PLAN}: it is before the history it keeps."
-        if buckets and not any(b.available for b in buckets)
-        else "",
+        previous_label=f"Previous: {before}",
+        empty=f"{title} for this range are {missing}: it is before the history it keeps."
+        if unavailable
+        else f"No {noun} recorded in this range.",
     )
 
 
-def _metric_chart(panel, chart_id: str, today: date | None) -> Chart:
+def _metric_chart(panel, chart_id: str, today: date | None, view: UsageView) -> Chart:
+    section = view.metrics
+    missing = not_on_plan(section.tier if section else None)
+    per_month = section is not None and section.per_month
     return _chart(
         chart_id,
         METRIC_LABELS.get(panel.metric, panel.metric),
         panel.buckets,
         panel.previous,
+        query=view.query,
+        noun=METRIC_NOUNS.get(panel.metric, panel.metric),
+        granularity="month" if per_month else view.query.granularity,
         level=panel.is_level,
         bytes_unit=panel.metric == "StorageBytes",
         total=panel.total,
@@ -112,9 +188,10 @@ def _metric_chart(panel, chart_id: str, today: date | None) -> Chart:
         projection=panel.projection,
         today=today,
         previous_total=panel.previous_total,
-        no_change=f"no comparison: the previous range is partly {NOT_ON_PLAN}"
+        no_change=f"no comparison: the previous range is partly {missing}"
         if panel.previous_cut
         else NO_PREVIOUS,
+        missing=missing,
     )
 
 
@@ -130,7 +207,7 @@ def metric_notices(section: MetricsSection) -> list[str]:
         plan = f"The {section.tier.capitalize()} plan" if section.tier else "Your plan"
         notices.append(
             f"{plan} keeps history from {section.available_from.isoformat()}: days before "
-            f"that are {NOT_ON_PLAN}, which is not the same as 0."
+            f"that are {not_on_plan(section.tier)}, which is not the same as 0."
         )
     return notices
 
@@ -155,10 +232,10 @@ def present_usage(view: UsageView, today: date | None = None) -> dict:
     metric_charts, other_charts, notices = [], [], []
     if view.metrics is not None and view.metrics.error is None:
         section = view.metrics
-        metric_charts = [_metric_chart(p, f"chart-{p.metric}", today) for p in section.panels]
+        metric_charts = [_metric_chart(p, f"chart-{p.metric}", today, view) for p in section.panels]
         # Upstream names are hostile text: the chart id is by position, the title escaped.
         other_charts = [
-            _metric_chart(p, f"chart-other-{index}", today)
+            _metric_chart(p, f"chart-other-{index}", today, view)
             for index, p in enumerate(section.other_panels, start=1)
         ]
         notices = metric_notices(section)
@@ -170,6 +247,9 @@ def present_usage(view: UsageView, today: date | None = None) -> dict:
             "AI minutes",
             section.buckets,
             section.previous,
+            query=view.query,
+            noun="AI minutes",
+            granularity=view.query.granularity,
             level=False,
             bytes_unit=False,
             total=section.total,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from clients.isnotai import IsnotaiUsage, UsagePoint
-from core.periods import split
+from core.periods import bucket_start, split
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,82 @@ def projection(total: int | None, start: date, end: date, now: datetime) -> int 
     begun = datetime.combine(start, time.min, tzinfo=UTC)
     elapsed_days = max((now - begun).total_seconds() / 86400, 1 / 24)
     return round(total / elapsed_days * ((end - start).days + 1))
+
+
+def calendar_days(bucket: Bucket, granularity: str) -> int:
+    """Return how many days the whole calendar bucket (day, ISO week, month) holding it has."""
+    first = bucket_start(bucket.start, granularity)
+    whole = split(first, first + timedelta(days=31), granularity)[0]
+    return (whole[1] - whole[0]).days + 1
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A bucket that does not hold its whole calendar period: cut by the range, or running."""
+
+    days: int  # days of the bucket that count: in the range and, when running, up to today
+    of: int  # days of the whole calendar period
+    running: bool  # it holds today: its total is the usage so far
+
+
+def partial(bucket: Bucket, granularity: str, today: date | None) -> Partial | None:
+    """Tell whether a bucket is partial; buckets are clipped to the range (core.periods.split).
+
+    A bucket that holds today is still running, whatever its length; a bucket the range
+    starts or ends inside holds only some of its days.
+    """
+    whole = calendar_days(bucket, granularity)
+    running = today is not None and bucket.start <= today <= bucket.end
+    last = min(bucket.end, today) if running and today is not None else bucket.end
+    days = (last - bucket.start).days + 1
+    if not running and days == whole:
+        return None
+    return Partial(days, whole, running)
+
+
+@dataclass(frozen=True)
+class MonthPace:
+    """The current calendar month so far and where it is heading at its run rate."""
+
+    since: date  # the first day counted: the 1st, or the first the range and the plan hold
+    month_end: date
+    so_far: int
+    projected: int
+
+    @property
+    def whole_month(self) -> bool:
+        """Tell whether the count starts on the 1st: a month to date, not a part of one."""
+        return self.since.day == 1
+
+
+def month_pace(
+    buckets: Sequence[Bucket],
+    now: datetime,
+    kept_from: date | None = None,
+    total: int | None = None,
+) -> MonthPace | None:
+    """Project a flow to the end of the calendar month holding today, from its run rate.
+
+    None unless a bucket holds today. Only buckets that start in this month count (a week
+    reaching back into the last month cannot be split), and none before `kept_from`, the
+    first day the plan keeps. The run rate counts today's elapsed hours, as `projection`.
+    When the count starts with the range, the range's `total` is the month so far: the card
+    then never shows two sums of the same days (an upstream may round per bucket).
+    """
+    today = now.date()
+    first = today.replace(day=1)
+    month_end = split(first, first + timedelta(days=31), "month")[0][1]
+    if not any(b.start <= today <= b.end for b in buckets):
+        return None
+    counted = [b for b in buckets if first <= b.start <= today]
+    if kept_from is not None:
+        counted = [b for b in counted if b.end >= kept_from]
+    values = [b.value for b in counted if b.value is not None]
+    if not counted or not values:
+        return None
+    since = max(counted[0].start, kept_from or first)
+    begun = datetime.combine(since, time.min, tzinfo=UTC)
+    elapsed_days = max((now - begun).total_seconds() / 86400, 1 / 24)
+    so_far = total if total is not None and since == buckets[0].start else sum(values)
+    projected = round(so_far / elapsed_days * ((month_end - since).days + 1))
+    return MonthPace(since, month_end, so_far, projected)

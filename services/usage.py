@@ -14,7 +14,7 @@ from clients.result import Fetched
 
 from .filters import UsageQuery
 from .freshness import Freshness
-from .shaping import Bucket, MinutesTotals, change_pct, metric_buckets, projection
+from .shaping import Bucket, MinutesTotals, MonthPace, change_pct, metric_buckets, month_pace
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class MetricPanel:
     previous: list[Bucket] | None  # aligned by position with `buckets`
     total: int | None
     previous_total: int | None
-    projection: int | None
+    projection: MonthPace | None
     is_level: bool = False  # a level is shown as a line and never summed
     # The previous range reaches back past the plan's history: part of it is missing, so
     # a change against it would compare unlike spans.
@@ -83,7 +83,7 @@ class MinutesSection(MinutesTotals):
     previous: list[Bucket] | None = None
     total: int | None = None
     previous_total: int | None = None
-    projection: int | None = None
+    projection: MonthPace | None = None
     error: UpstreamError | None = None
 
 
@@ -178,15 +178,16 @@ class UsageService:
         def panel(metric: str) -> MetricPanel:
             total = usage.totals.get(metric)
             level = metric in usage.levels
+            buckets = metric_buckets(usage, metric, query.granularity)
             return MetricPanel(
                 metric=metric,
-                buckets=metric_buckets(usage, metric, query.granularity),
+                buckets=buckets,
                 previous=metric_buckets(before, metric, query.granularity)
                 if query.compare == "previous"
                 else None,
                 total=total,
                 previous_total=before.totals.get(metric),
-                projection=None if level else projection(total, kept_from, query.end, now),
+                projection=None if level else month_pace(buckets, now, kept_from, total),
                 is_level=level,
                 previous_cut=before.available_from is not None,
             )
@@ -261,7 +262,7 @@ class UsageService:
             previous=prior_buckets,
             total=series.total,
             previous_total=previous_total,
-            projection=projection(series.total, query.start, query.end, self.now()),
+            projection=month_pace(_buckets(series), self.now(), total=series.total),
         )
         return section, [*prior_results, *series.results]
 

@@ -40,6 +40,10 @@
         displaylogo: false,
         displayModeBar: false
       });
+      // The table is open for readers without JavaScript; with a chart drawn, it folds away
+      // once (the mark goes), so a redraw never closes a table the reader opened.
+      var table = element.closest(".chart").querySelector("details[data-chart-table]");
+      if (table) { table.removeAttribute("data-chart-table"); table.open = false; }
     });
   }
 

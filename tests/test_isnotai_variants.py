@@ -20,7 +20,7 @@ import pytest
 
 from clients.isnotai import METRICS
 from core.periods import split
-from presenters.formatting import human_bytes
+from presenters.formatting import bytes_column, human_bytes
 from simulators.data import (
     EXTRA_METRIC,
     TIER_WINDOW_DAYS,
@@ -32,7 +32,7 @@ from simulators.isnotai import _METRIC_CASES
 
 NORTHWIND = "acct-northwind"
 PER_MONTH = "isnotai reports this range per month"
-NOT_ON_PLAN = "not available on your plan"
+NOT_ON_PLAN = "not available on the"  # ... Free / Pro plan: the plan is named
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,11 @@ def charts(page: str) -> dict[str, dict]:
             "y": json.loads(figure[1])["data"][-1]["y"] if figure else None,
             "total": html_lib.unescape(re.search(r'<span class="big">(.*?)</span>', block)[1]),
             "rows": [
-                tuple(html_lib.unescape(cell) for cell in row)
+                # A partial period's note ("(partial)", "(so far)") is not part of its dates.
+                tuple(
+                    html_lib.unescape(re.sub(r" <span class=\"note\">.*?</span>", "", cell))
+                    for cell in row
+                )
                 for row in re.findall(r'<tr><th scope="row">(.*?)</th><td>(.*?)</td>', block)
             ],
         }
@@ -221,8 +225,11 @@ def check_page(client, name, start, end, granularity, sim):
         else:
             assert got["y"] is None, metric
         assert got["total"] == shown(want.total, want.in_bytes), metric
+        # A column of bytes shares one unit, the largest value's.
+        cell = bytes_column(want.values) if want.in_bytes else lambda v: shown(v, False)
+        tier = isnotai_integration(name).tier
         cells = [
-            (period(span), shown(v, want.in_bytes) if ok else NOT_ON_PLAN)
+            (period(span), cell(v) if ok else f"{NOT_ON_PLAN} {tier.capitalize()} plan")
             for span, v, ok in zip(want.spans, want.values, want.available, strict=True)
         ]
         assert got["rows"] == cells, metric
@@ -292,9 +299,17 @@ def test_a_projection_runs_from_the_first_day_the_plan_keeps(app, tenants, login
     page = client.get("/usage?preset=30d").get_data(as_text=True)
     end = today()
     first_kept = end - timedelta(days=6)
-    total = sum(isnotai_expected("initech", end - timedelta(days=29), end)["Events"].values())
+    # The pace runs to the end of the calendar month, from the 1st or the first day kept.
+    since = max(first_kept, end.replace(day=1))
+    month_end = split(end.replace(day=1), end.replace(day=28) + timedelta(days=4), "month")[0][1]
+    events = isnotai_expected("initech", end - timedelta(days=29), end)["Events"]
+    so_far = sum(v for day, v in events.items() if day >= since)
     block = re.search(r'id="chart-Events-title".*?</figure>', page, re.S)[0]
-    shown_projection = int(re.search(r"Projection: ([\d,]+)", block)[1].replace(",", ""))
-    begun = datetime.combine(first_kept, datetime.min.time(), UTC)
+    found = re.search(r"(month|[-\d]+) to date ([\d,]+) · on pace for ([\d,]+)", block)
+    counted, shown_so_far, shown_pace = found.groups()
+    assert counted == ("month" if since.day == 1 else since.isoformat())
+    assert int(shown_so_far.replace(",", "")) == so_far
+    begun = datetime.combine(since, datetime.min.time(), UTC)
     elapsed = (datetime.now(UTC) - begun).total_seconds() / 86400
-    assert shown_projection == pytest.approx(total / elapsed * 7, rel=0.005)
+    days = (month_end - since).days + 1
+    assert int(shown_pace.replace(",", "")) == pytest.approx(so_far / elapsed * days, rel=0.005)

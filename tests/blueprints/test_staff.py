@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from core.periods import split
+from presenters.formatting import signed_pct
 from services.staff import PAGE_SIZE
 from simulators.data import evovoice_expected
 
@@ -125,8 +126,7 @@ def test_every_account_total_change_chart_and_table(staff):
     before = sum(a["aiMinutes"] for a in evovoice_expected(*previous(start, end))["accountUsage"])
     assert f'<span class="big">{total:,}</span> AI minutes across every account' in html
     change = (total - before) / before * 100
-    sign = "+" if change > 0 else "−"
-    assert f"{sign}{abs(change):,.1f} % vs previous range" in html
+    assert f"{signed_pct(change)} vs previous range" in html
 
     bars = figures(html)["staff-accounts-data"]["data"][0]
     assert bars["x"] == [m for _, m in expected]  # five accounts: all in the top ten, no other

@@ -136,16 +136,22 @@ def test_compare_overlays_the_previous_range(client, tenants, login):
     charts = figures(html)
     assert set(charts) == {"chart-Events-data", "chart-ai-minutes-data"}
     previous, current = charts["chart-Events-data"]["data"]
-    assert previous["name"] == "Previous range" and previous["opacity"] < 1
+    # Both ranges are named by their ISO dates, in the legend and in the hover.
+    before_start, before_end = start - timedelta(days=7), start - timedelta(days=1)
+    assert previous["name"] == f"previous: {before_start} – {before_end}"
+    assert current["name"] == f"{start} – {_end}"
+    assert previous["opacity"] < 1
     assert previous["x"] == current["x"]  # aligned by offset
     before = isnotai_expected("acme", start - timedelta(days=7), start - timedelta(days=1))
     assert previous["y"] == [before["Events"][d] for d in sorted(before["Events"])]
 
 
-def test_a_range_including_today_shows_a_labelled_projection(client, tenants, login):
+def test_a_range_including_today_shows_the_month_to_date_and_its_pace(client, tenants, login):
     login(client, "acme@example.com")
     html = client.get("/usage?preset=mtd").get_data(as_text=True)
-    assert "Projection:" in html and "at the run rate so far" in html
+    assert re.search(r"month to date [\d,]+ · on pace for [\d,]+", html)
+    assert "to the end of the month" in html and "at the run rate since the 1st" in html
+    assert "Projection:" not in html
 
 
 def test_the_history_window_is_explained(client, tenants, login):
@@ -419,8 +425,8 @@ def test_an_export_is_bounded_by_the_request_deadline(client, tenants, login, si
 def test_no_change_is_computed_against_a_range_the_plan_does_not_keep(client, tenants, login):
     login(client, "acme@example.com")  # Pro: 30 days of history
     inside = client.get("/usage?preset=7d&metric=ApiCalls").get_data(as_text=True)
-    assert "% vs previous range" in inside
+    assert re.search(r"% vs \d{4}-\d\d-\d\d – \d{4}-\d\d-\d\d", inside)
     past_window = client.get("/usage?preset=30d&metric=ApiCalls").get_data(as_text=True)
     metrics = past_window[: past_window.index('id="minutes-title"')]
-    assert "% vs previous range" not in metrics
-    assert "no comparison: the previous range is partly not available on your plan" in metrics
+    assert "% vs " not in metrics
+    assert "no comparison: the previous range is partly not available on the Pro plan" in metrics

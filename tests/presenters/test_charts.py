@@ -84,3 +84,42 @@ def test_figure_json_in_a_page_cannot_end_its_script_element(app, template, macr
     assert HOSTILE in json.dumps(chart.figure, ensure_ascii=False)
     assert not re.search(r"[<>&'\u2028\u2029]", text)
     assert "<script>alert(1)" not in html
+
+
+def test_ticks_fall_on_bucket_starts_with_short_dates():
+    mondays = [date(2026, 9, 7) + timedelta(days=7 * i) for i in range(12)]
+    weeks = [Bucket(d, d + timedelta(days=6), 1) for d in mondays]
+    axis = series_figure("Events", weeks, None, line=False, unit_axis=COUNT_AXIS,
+                         granularity="week")["layout"]["xaxis"]  # fmt: skip
+    # Twelve weeks, every second one labelled: at most eight ticks, each on a Monday.
+    assert axis["tickmode"] == "array"
+    assert axis["tickvals"] == [d.isoformat() for d in mondays[::2]]
+    assert all(date.fromisoformat(v).weekday() == 0 for v in axis["tickvals"])
+    assert axis["tickformat"] == "%b %-d"  # Sep 7 (the browser test reads the drawn labels)
+    assert "ticktext" not in axis  # Plotly would show tick texts in the hover too
+    assert axis["hoverformat"] == "%Y-%m-%d"  # text keeps ISO dates
+    months = [Bucket(date(2026, m, 1), date(2026, m, 28), 1) for m in (10, 11)]
+    axis = series_figure("Events", months, None, line=False, unit_axis=COUNT_AXIS,
+                         granularity="month")["layout"]["xaxis"]  # fmt: skip
+    assert axis["tickformat"] == "%b %Y"  # Oct 2026
+
+
+def test_a_partial_point_of_a_level_is_an_open_marker():
+    # March 1st 2026 is a Sunday: the range cuts its week to one day; the next week runs.
+    level = [Bucket(DAY, DAY, 5), Bucket(date(2026, 3, 2), date(2026, 3, 8), 6)]
+    figure = series_figure("Storage", level, None, line=True, unit_axis=BYTES_AXIS,
+                           granularity="week", today=date(2026, 3, 3))  # fmt: skip
+    (trace,) = figure["data"]
+    assert trace["marker"]["symbol"] == ["circle-open", "circle-open"]
+    assert trace["customdata"] == [
+        "partial: 2026-03-01, 1 of 7 days: 5",
+        "so far: 2026-03-02 – 2026-03-08, 2 of 7 days: 6",
+    ]
+
+
+def test_without_a_granularity_no_bucket_is_called_partial():
+    # A caller that does not say its granularity (a week here) gets no partial marks.
+    week = [Bucket(DAY, DAY + timedelta(days=6), 5)]
+    (trace,) = series_figure("AI minutes", week, None, line=False, unit_axis=COUNT_AXIS)["data"]
+    assert trace["marker"]["opacity"] == [1] and trace["marker"]["pattern"]["shape"] == [""]
+    assert trace["customdata"] == ["2026-03-01 – 2026-03-07: 5"]

@@ -7,11 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from presenters.formatting import (
+    Change,
     ago,
+    bytes_column,
     change_text,
     human_bytes,
     period_label,
     signed_pct,
+    span_label,
     thousands,
 )
 from services.shaping import Bucket
@@ -23,17 +26,31 @@ from services.shaping import Bucket
         (None, "–"),
         (0, "0 B"),
         (999, "999 B"),
-        (1_000, "1.0 KB"),
-        (1_049, "1.0 KB"),
-        (1_050, "1.1 KB"),  # half up, not to even
-        (1_500_000_000, "1.5 GB"),
-        (999_949_999, "999.9 MB"),
-        (-2_500, "-2.5 KB"),
-        (10**18 + 5 * 10**13, "1,000.1 PB"),  # past the last unit: exact, never a float
+        (1_000, "1.00 KB"),
+        (1_044, "1.04 KB"),
+        (1_045, "1.05 KB"),  # half up, not to even
+        (1_500_000_000, "1.50 GB"),
+        (1_312_000_000, "1.31 GB"),
+        (12_345_678, "12.3 MB"),
+        (123_456_789, "123 MB"),
+        (999_499_999, "999 MB"),
+        (999_950_000, "1.00 GB"),  # rounds up to 1000 MB: rolls over to the next unit
+        (-2_500, "-2.50 KB"),
+        (10**18 + 5 * 10**17, "1,500 PB"),  # past the last unit: exact, never a float
     ],
 )
-def test_human_bytes(value, text):
+def test_human_bytes_shows_three_significant_digits(value, text):
     assert human_bytes(value) == text
+
+
+def test_a_bytes_column_shares_the_largest_unit_and_shows_movement():
+    fmt = bytes_column([1_312_000_000, 1_318_450_000, None, 999_000_000])
+    assert [fmt(v) for v in (1_312_000_000, 1_318_450_000, 999_000_000, None)] == [
+        "1.312 GB", "1.318 GB", "0.999 GB", "–",
+    ]  # fmt: skip
+    assert bytes_column([999_960_000])(999_960_000) == "1.000 GB"
+    assert bytes_column([512, None])(20) == "20 B"
+    assert bytes_column([None])(None) == "–"
 
 
 @pytest.mark.parametrize(
@@ -47,9 +64,10 @@ def test_thousands_never_rounds_an_int(value, text):
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(None, "–"), (12.345, "+12.3 %"), (-3.0, "−3.0 %"), (0.0, "±0.0 %"), (1234.5, "+1,234.5 %")],
-)
-def test_signed_pct(value, text):
+    [(None, "–"), (12.345, "+12 %"), (-3.0, "−3.0 %"), (0.0, "0 %"), (1234.6, "+1,235 %"),
+     (0.34, "+0.34 %"), (-0.0341, "−0.034 %"), (-0.0004, "−<0.01 %"), (9.96, "+10.0 %")],
+)  # fmt: skip
+def test_signed_pct_shows_movement_and_never_minus_zero(value, text):
     assert signed_pct(value) == text
 
 
@@ -82,15 +100,27 @@ def test_period_label_names_one_day_or_first_and_last():
     assert period_label(Bucket(day, week_end, 5)) == "2026-03-02 – 2026-03-08"
 
 
-def test_change_text_says_why_there_is_no_change():
-    assert change_text(12.5) == "+12.5 % vs previous range"
-    assert change_text(0.0) == "±0.0 % vs previous range"
-    assert change_text(None) == "no data for the previous range"
-    assert change_text(None, "no comparison") == "no comparison"
+def test_change_text_has_a_direction_and_says_why_there_is_no_change():
+    up = change_text(12.5, against="2026-10-02 – 2026-10-31")
+    assert (up.text, up.direction, up.arrow, up.word) == (
+        "+12 % vs 2026-10-02 – 2026-10-31", "up", "▲", "up",
+    )  # fmt: skip
+    down = change_text(-0.0004)
+    assert (str(down), down.arrow, down.word) == ("−<0.01 % vs previous range", "▼", "down")
+    flat = change_text(0.0)
+    assert (flat.text, flat.direction, flat.arrow, flat.word) == (
+        "no change vs previous range", "flat", "", "no change",
+    )  # fmt: skip
+    assert change_text(None) == Change("no data for the previous range")
+    assert change_text(None, "no comparison").direction == ""
+
+
+def test_span_label_names_a_range_by_its_iso_dates():
+    assert span_label(date(2026, 10, 2), date(2026, 10, 31)) == "2026-10-02 – 2026-10-31"
 
 
 def test_the_app_registers_the_filters(app):
     template = app.jinja_env.from_string(
         "{{ 1500|human_bytes }} · {{ 1234|thousands }} · {{ -2.0|signed_pct }} · {{ none|ago }}"
     )
-    assert template.render() == "1.5 KB · 1,234 · −2.0 % · never"
+    assert template.render() == "1.50 KB · 1,234 · −2.0 % · never"

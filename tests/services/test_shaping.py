@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from clients.isnotai import IsnotaiUsage, UsagePoint
-from services.shaping import Bucket, change_pct, metric_buckets, projection
+from services.shaping import (
+    Bucket,
+    MonthPace,
+    Partial,
+    change_pct,
+    metric_buckets,
+    month_pace,
+    partial,
+    projection,
+)
 
 MARCH_1, MARCH_31 = date(2026, 3, 1), date(2026, 3, 31)  # 31 days; March 1st is a Sunday
 
@@ -166,3 +175,93 @@ def test_weeks_wholly_before_the_plans_history_are_unavailable_not_zero():
     buckets = metric_buckets(answer, "Events", "week")
     # The week of the 2nd ends on the 8th, the first day kept: available (and unreported).
     assert [(b.available, b.value) for b in buckets] == [(False, None), (True, None), (True, 6)]
+
+
+# -- partial buckets ------------------------------------------------------------------------
+
+NOV = date(2026, 11, 1)  # a Sunday; November 2026 has 30 days
+
+
+@pytest.mark.parametrize(
+    ("bucket", "granularity", "today", "expected"),
+    [
+        # A whole ISO week, Monday to Sunday, in the past: whole.
+        (Bucket(date(2026, 11, 2), date(2026, 11, 8), 1), "week", None, None),
+        # The range starts on a Wednesday: 5 of the week's 7 days.
+        (Bucket(date(2026, 11, 4), date(2026, 11, 8), 1), "week", None, Partial(5, 7, False)),
+        # The range cuts a month at the 24th: 7 of 30 days.
+        (Bucket(date(2026, 11, 24), date(2026, 11, 30), 1), "month", None, Partial(7, 30, False)),
+        # A whole month holding today: running, 11 of its 30 days so far.
+        (Bucket(NOV, date(2026, 11, 30), 1), "month", date(2026, 11, 11), Partial(11, 30, True)),
+        # Today's own day is running too.
+        (Bucket(NOV, NOV, 1), "day", NOV, Partial(1, 1, True)),
+        (Bucket(NOV, NOV, 1), "day", date(2026, 11, 2), None),
+        # February of a common year has 28 days.
+        (Bucket(date(2026, 2, 1), date(2026, 2, 27), 1), "month", None, Partial(27, 28, False)),
+    ],
+)
+def test_a_bucket_is_partial_when_cut_by_the_range_or_running(bucket, granularity, today, expected):
+    assert partial(bucket, granularity, today) == expected
+
+
+# -- month pace -----------------------------------------------------------------------------
+
+
+def days(start: date, values: list[int | None]) -> list[Bucket]:
+    spans = [start + timedelta(days=i) for i in range(len(values))]
+    return [Bucket(d, d, v) for d, v in zip(spans, values, strict=True)]
+
+
+def test_the_month_is_projected_to_its_end_from_the_run_rate_since_the_1st():
+    # The range runs from October 25th; 10 whole days of November gone, 100 a day.
+    buckets = days(date(2026, 10, 25), [50] * 7 + [100] * 10 + [None] * 5)
+    pace = month_pace(buckets, datetime(2026, 11, 11, tzinfo=UTC))
+    assert pace == MonthPace(NOV, date(2026, 11, 30), 1_000, 3_000)
+    assert pace is not None and pace.whole_month
+
+
+def test_the_pace_counts_today_s_hours():
+    buckets = days(NOV, [100] * 10 + [50])  # the 11th at noon: 1,050 in 10.5 days
+    pace = month_pace(buckets, datetime(2026, 11, 11, 12, tzinfo=UTC))
+    assert pace is not None and (pace.so_far, pace.projected) == (1_050, 3_000)
+
+
+def test_the_pace_runs_from_the_first_day_the_range_and_the_plan_hold():
+    buckets = days(date(2026, 11, 20), [100] * 11)  # the range starts on the 20th
+    pace = month_pace(buckets, datetime(2026, 11, 30, 12, tzinfo=UTC))
+    # 1,100 in 10.5 days, over the 11 days from the 20th to the 30th.
+    assert pace == MonthPace(date(2026, 11, 20), date(2026, 11, 30), 1_100, 1_152)
+    assert not pace.whole_month
+    kept = month_pace(buckets, datetime(2026, 11, 30, 12, tzinfo=UTC), date(2026, 11, 25))
+    assert kept is not None and (kept.since, kept.so_far) == (date(2026, 11, 25), 600)
+
+
+def test_a_week_reaching_into_last_month_is_not_counted():
+    weeks = [
+        Bucket(date(2026, 10, 26), date(2026, 11, 1), 700),  # Monday to Sunday the 1st
+        Bucket(date(2026, 11, 2), date(2026, 11, 8), 700),
+        Bucket(date(2026, 11, 9), date(2026, 11, 15), 300),  # running
+    ]
+    pace = month_pace(weeks, datetime(2026, 11, 12, tzinfo=UTC))
+    assert pace is not None and (pace.since, pace.so_far) == (date(2026, 11, 2), 1_000)
+
+
+@pytest.mark.parametrize(
+    "buckets",
+    [
+        days(date(2026, 10, 1), [100] * 31),  # the range ended before today
+        days(NOV, [None] * 11),  # nothing read
+        [],
+    ],
+)
+def test_no_pace_unless_the_range_holds_today_with_data(buckets):
+    assert month_pace(buckets, datetime(2026, 11, 11, tzinfo=UTC)) is None
+
+
+def test_a_range_starting_with_the_count_takes_its_total_as_the_month_so_far():
+    buckets = days(NOV, [33, 33, 33])  # an upstream's range total may differ by rounding
+    pace = month_pace(buckets, datetime(2026, 11, 3, tzinfo=UTC), total=100)
+    assert pace is not None and (pace.so_far, pace.projected) == (100, 1_500)
+    last_month = days(date(2026, 10, 31), [1, 33, 33])
+    later = month_pace(last_month, datetime(2026, 11, 2, 12, tzinfo=UTC), total=67)
+    assert later is not None and later.so_far == 66  # the range began last month: its sum
