@@ -128,7 +128,7 @@ def test_export_links_carry_the_page_query_and_answer_its_numbers(page, login, c
     metrics = page.request.get(links["metrics.csv"])  # with the page's session cookie
     assert metrics.status == 200
     assert metrics.headers["content-type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(metrics.text())))
+    rows = list(csv.reader(io.StringIO(metrics.body().decode("utf-8-sig"))))
     assert rows[0] == ["period", "metric", "value"]
     exported: dict[str, list] = {}
     for period, metric, value in rows[1:]:
@@ -145,7 +145,7 @@ def test_export_links_carry_the_page_query_and_answer_its_numbers(page, login, c
 
     minutes = page.request.get(links["ai-minutes.csv"])
     assert minutes.status == 200
-    rows = list(csv.reader(io.StringIO(minutes.text())))
+    rows = list(csv.reader(io.StringIO(minutes.body().decode("utf-8-sig"))))
     assert rows[0] == ["period", "account_id", "customer_id", "ai_minutes"]
     account, customer = page.locator("#results .scope code").all_inner_texts()
     series = drawn[-1].traces[-1]
