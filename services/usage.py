@@ -157,7 +157,9 @@ class UsageService:
         is read first (from the cache when it can be, so a refresh re-reads only what is
         shown), and a range the request named is never changed.
         """
-        if not (query.defaulted and query.reads_metrics and scope.isnotai_key):
+        if not (
+            query.defaulted and query.reads_metrics and scope.isnotai_key and scope.isnotai_region
+        ):
             return query
         try:
             usage = self.metrics_usage(scope, query).value
