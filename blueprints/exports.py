@@ -14,6 +14,7 @@ from flask import Response
 from services.freshness import Freshness
 
 FRESHNESS_HEADER = "X-Data-Freshness"
+BOM = "\ufeff"
 
 # A cell starting with one of these runs as a formula in Excel, LibreOffice and Sheets,
 # also after blanks, and in their full-width forms, which NFKC maps to these.
@@ -68,8 +69,13 @@ def csv_response(
     *,
     freshness: Freshness,
 ) -> Response:
-    """Return rows as a CSV attachment, with how fresh they are in X-Data-Freshness."""
+    """Return rows as a CSV attachment, with how fresh they are in X-Data-Freshness.
+
+    The text starts with a UTF-8 byte-order mark: without it Excel reads the file in the
+    system's code page and garbles non-ASCII ids (read it back with encoding utf-8-sig).
+    """
     buffer = io.StringIO()
+    buffer.write(BOM)
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     writer.writerows([neutralise(cell) for cell in row] for row in rows)

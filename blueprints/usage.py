@@ -19,17 +19,20 @@ from clients.errors import UpstreamError
 from core.extensions import db
 from core.refresh_limits import refresh_retry_after, refresh_wait
 from models import Tenant
-from presenters.usage import present_usage
+from presenters.usage import METRIC_LABELS, present_usage
 from services import tenancy
-from services.filters import PRESETS, FilterError, UsageQuery, parse_query
-from services.freshness import Freshness
-from services.usage import TenantScope, UsageService, metric_rows
+from services.filters import AI_MINUTES, PRESETS, FilterError, UsageQuery, parse_query
+from services.usage import NOT_CONFIGURED, TenantScope, UsageService
+from services.usage_exports import ExportTable, metrics_table, minutes_table
 from upstreams import upstreams
 
 from .exports import csv_response
 from .rendering import is_htmx, page_or_fragment, wants_fragment
 
 bp = Blueprint("usage", __name__)
+
+# The Metric filter's choices besides "All metrics": each isnotai metric, or AI minutes alone.
+METRIC_CHOICES = {**METRIC_LABELS, AI_MINUTES: "AI minutes"}
 
 
 def usage_service() -> UsageService:
@@ -63,8 +66,13 @@ def _today():
     return upstreams().http.clock().date()
 
 
-def _render(tenant: Tenant, *, refresh: bool = False) -> Response:
-    context = {"tenant": tenant, "presets": PRESETS, "args": request.values}
+def _render(tenant: Tenant, *, refresh: bool = False, push: bool = False) -> Response:
+    context = {
+        "tenant": tenant,
+        "presets": PRESETS,
+        "args": request.values,
+        "metric_labels": METRIC_CHOICES,
+    }
     today = _today()
     try:
         query = parse_query(request.values, today)
@@ -73,7 +81,8 @@ def _render(tenant: Tenant, *, refresh: bool = False) -> Response:
             "usage/page.html", "usage/_results.html", 400, filter_error=exc, query=None, **context
         )
     view = usage_service().view(_scope(tenant), query, refresh=refresh)
-    return page_or_fragment(
+    query = view.query  # a default range may have been fitted to the plan's history
+    response = page_or_fragment(
         "usage/page.html",
         "usage/_results.html",
         view.status,
@@ -83,6 +92,11 @@ def _render(tenant: Tenant, *, refresh: bool = False) -> Response:
         **present_usage(view, today),
         **context,
     )
+    if push and wants_fragment():
+        # The form sends its dates beside a preset; the address bar gets the canonical URL,
+        # which names a preset without dates, so that it still means that preset tomorrow.
+        response.headers["HX-Push-Url"] = url_for("usage.page", **link_params(query, tenant))
+    return response
 
 
 @bp.get("/usage")
@@ -93,13 +107,7 @@ def page():
     if tenant is None:
         tenants = db.session.scalars(select(Tenant).order_by(Tenant.name)).all()
         return render_template("usage/choose_tenant.html", tenants=tenants)
-    response = _render(tenant)
-    if response.status_code != 400 and wants_fragment():
-        # The form sends its dates beside a preset; the address bar gets the canonical URL,
-        # which names a preset without dates, so that it still means that preset tomorrow.
-        query = parse_query(request.values, _today())
-        response.headers["HX-Push-Url"] = url_for("usage.page", **link_params(query, tenant))
-    return response
+    return _render(tenant, push=True)
 
 
 @bp.post("/usage/refresh")
@@ -136,28 +144,27 @@ def _export_name(kind: str, tenant: Tenant, query: UsageQuery) -> str:
     return f"{tenant.name}-{kind}-{query.start}-{query.end}.csv"
 
 
+def _export(kind: str, tenant: Tenant, table: ExportTable) -> Response:
+    return csv_response(
+        table.header, table.rows, _export_name(kind, tenant, table.query), freshness=table.freshness
+    )
+
+
 @bp.get("/usage/metrics.csv")
 @login_required
 def metrics_csv():
     """Export the metrics on screen: one row per bucket and metric."""
     tenant = viewed_tenant() or abort(400, "Name a tenant to export.")
     scope, query = _parsed(tenant)
+    if not query.reads_metrics:
+        abort(400, f"metric {AI_MINUTES} shows no API metrics: export /usage/ai-minutes.csv")
     if not scope.isnotai_key:
         abort(404, scope.problem or "This tenant has no isnotai integration.")
-    service = usage_service()
     try:
-        fetched = service.metrics_usage(scope, query)
+        table = metrics_table(usage_service(), scope, query, _today())
     except UpstreamError as exc:
         abort(exc.page_status, exc.message)
-    # Days after today are not data, whatever the upstream answered for them.
-    today = _today()
-    rows = [row for row in metric_rows(fetched.value, query) if row[0] <= today.isoformat()]
-    return csv_response(
-        ("period", "metric", "value"),
-        rows,
-        _export_name("metrics", tenant, query),
-        freshness=Freshness.of([fetched]),
-    )
+    return _export("metrics", tenant, table)
 
 
 @bp.get("/usage/ai-minutes.csv")
@@ -169,24 +176,9 @@ def ai_minutes_csv():
     if not scope.account_id:
         abort(404, "This tenant has no EvoVoice account.")
     if upstreams().evovoice is None:
-        abort(502, "EvoVoice is not configured.")
+        abort(502, NOT_CONFIGURED)
     try:
-        series = usage_service().minutes_series(scope, query)
+        table = minutes_table(usage_service(), scope, query, _today())
     except UpstreamError as exc:
         abort(exc.page_status, exc.message)
-    today = _today()
-    rows = [
-        (
-            b.start.isoformat(),
-            scope.account_id,
-            scope.customer_id or "",
-            None if b.start > today else b.ai_minutes,  # later days are not data yet
-        )
-        for b in series.buckets
-    ]
-    return csv_response(
-        ("period", "account_id", "customer_id", "ai_minutes"),
-        rows,
-        _export_name("ai-minutes", tenant, query),
-        freshness=Freshness.of(series.results),
-    )
+    return _export("ai-minutes", tenant, table)

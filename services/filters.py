@@ -33,6 +33,8 @@ DAILY_TOO_LONG = (
 # No usage predates the products; dates at the calendar's edges overflow date arithmetic.
 EARLIEST_DATE = date(2000, 1, 1)
 COMPARES = ("none", "previous")
+# The metric filter's choice that shows EvoVoice's AI minutes alone (no isnotai read).
+AI_MINUTES = "ai-minutes"
 
 
 class FilterError(ValueError):
@@ -54,6 +56,9 @@ class UsageQuery:
     metric: str = "all"  # "all" or a canonical metric name
     granularity: str = "day"
     compare: str = "none"
+    # The request named no range: the default preset stands in, and may give way to one
+    # that fits the plan's history window (see services.usage).
+    defaulted: bool = False
 
     @property
     def days(self) -> int:
@@ -61,18 +66,44 @@ class UsageQuery:
         return (self.end - self.start).days + 1
 
     @property
+    def previous_shift(self) -> timedelta:
+        """Return how far back the previous range lies.
+
+        Daily views go back a whole number of weeks (the fewest that clear the range), so
+        a Monday is compared with a Monday; weekly and monthly buckets have no weekday to
+        keep, so the previous range is the one just before.
+        """
+        if self.granularity == "day":
+            return timedelta(days=-(-self.days // 7) * 7)
+        return timedelta(days=self.days)
+
+    @property
+    def previous_start(self) -> date:
+        """Return the first day of the previous range (what the comparison is against)."""
+        return self.start - self.previous_shift
+
+    @property
+    def previous_end(self) -> date:
+        """Return the last day of the previous range (as long as this one)."""
+        return self.end - self.previous_shift
+
+    @property
     def previous(self) -> UsageQuery:
         """Return the same query for the previous range of equal length."""
         return replace(
-            self,
-            start=self.start - timedelta(days=self.days),
-            end=self.start - timedelta(days=1),
-            preset=None,
+            self, start=self.previous_start, end=self.previous_end, preset=None, defaulted=False
         )
 
     @property
+    def reads_metrics(self) -> bool:
+        """Tell whether isnotai's metrics are read and shown (not for AI minutes alone)."""
+        return self.metric != AI_MINUTES
+
+    @property
     def metrics(self) -> tuple[str, ...]:
-        """Return the metrics shown."""
+        """Return the isnotai metrics shown."""
+        if not self.reads_metrics:
+            return ()
         return METRICS if self.metric == "all" else (self.metric,)
 
     def includes(self, day: date) -> bool:
@@ -82,7 +113,9 @@ class UsageQuery:
     def params(self) -> dict[str, str]:
         """Return the canonical query parameters (for URLs, exports and the form)."""
         params = {"metric": self.metric, "granularity": self.granularity, "compare": self.compare}
-        if self.preset:
+        if self.defaulted:
+            pass  # no range named: the default, fitted to the plan's history, again
+        elif self.preset:
             params["preset"] = self.preset
         else:
             params["start"] = self.start.isoformat()
@@ -99,6 +132,27 @@ def preset_range(preset: str, today: date) -> tuple[date, date]:
         return last.replace(day=1), last
     days = int(preset.removesuffix("d"))
     return today - timedelta(days=days - 1), today
+
+
+# The rolling presets a default range may give way to, longest first.
+_FITTING_PRESETS = ("30d", "7d")
+
+
+def fit_to_history(query: UsageQuery, first_kept: date, today: date) -> UsageQuery:
+    """Return a defaulted query moved inside a plan's history window, else the query itself.
+
+    A default range reaching back before the first day the plan keeps would open on days
+    that are "not available": the longest rolling preset that the window holds is shown
+    instead (Free: the last 7 days), or the window itself when no preset fits. A range the
+    request named is never changed.
+    """
+    if not query.defaulted or query.start >= first_kept:
+        return query
+    for preset in _FITTING_PRESETS:
+        start, end = preset_range(preset, today)
+        if start >= first_kept:
+            return replace(query, start=start, end=end, preset=preset)
+    return replace(query, start=min(first_kept, today), end=today, preset=None)
 
 
 def latest_date(today: date) -> date:
@@ -156,13 +210,15 @@ def _dates_edited(
 def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
     """Parse the page's query parameters; raise FilterError naming the first bad one."""
     metric = _one(args, "metric") or "all"
-    if metric.lower() == "all":
-        metric = "all"
+    if metric.lower() in ("all", AI_MINUTES):
+        metric = metric.lower()
     else:
         canonical = canonical_metric(metric)
         if canonical is None:
             raise FilterError(
-                "metric", f"metric must be all or one of {', '.join(METRICS)} (got {metric[:40]!r})"
+                "metric",
+                f"metric must be all or one of {', '.join(METRICS)}, or {AI_MINUTES} "
+                f"(got {metric[:40]!r})",
             )
         metric = canonical
 
@@ -178,6 +234,7 @@ def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
 
     preset: str | None = _one(args, "preset").lower()
     start, end = _date(args, "start", today), _date(args, "end", today)
+    defaulted = False
     if preset and preset != "custom":
         if preset not in PRESETS:
             raise FilterError(
@@ -190,7 +247,7 @@ def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
         else:
             start, end = named
     elif start is None and end is None:
-        preset = DEFAULT_PRESET
+        preset, defaulted = DEFAULT_PRESET, True
         start, end = preset_range(preset, today)
     else:
         preset = None
@@ -211,7 +268,7 @@ def parse_query(args: Mapping[str, str], today: date) -> UsageQuery:
         granularity = "day" if days <= MAX_DAILY_DAYS else "week"
     elif granularity == "day" and days > MAX_DAILY_DAYS:
         raise FilterError("granularity", DAILY_TOO_LONG)
-    return UsageQuery(start, end, preset, metric, granularity, compare)
+    return UsageQuery(start, end, preset, metric, granularity, compare, defaulted)
 
 
 # -- the staff page: a usage range, an optional account and customer, one table page -------
@@ -387,4 +444,9 @@ def parse_widget_query(ask: WidgetAsk, today: date) -> WidgetQuery:
         raise FilterError("preset", f"preset must be one of {', '.join(ask.presets)}")
     if ask.theme not in THEMES:
         raise FilterError("theme", "theme must be light, dark or auto")
-    return WidgetQuery(parse_query({"preset": ask.preset, "metric": ask.metric}, today), ask.theme)
+    query = parse_query({"preset": ask.preset, "metric": ask.metric}, today)
+    if not query.reads_metrics:  # the AI-minutes widget is its own kind
+        raise FilterError(
+            "metric", f"metric must be all or one of {', '.join(METRICS)} (got {ask.metric!r})"
+        )
+    return WidgetQuery(query, ask.theme)

@@ -12,7 +12,7 @@ from clients.fanout import both, within_page
 from clients.isnotai import IsnotaiClient, IsnotaiUsage
 from clients.result import Fetched
 
-from .filters import UsageQuery
+from .filters import UsageQuery, fit_to_history
 from .freshness import Freshness
 from .shaping import Bucket, MinutesTotals, MonthPace, change_pct, metric_buckets, month_pace
 
@@ -108,6 +108,7 @@ class UsageView:
         return self.errors[0].page_status if self.errors else 200
 
 
+# What every page, fragment and export says when no EvoVoice credential is set.
 NOT_CONFIGURED = "EvoVoice is not configured (USAGE_EVOVOICE_USERNAME is empty)"
 
 
@@ -138,6 +139,7 @@ class UsageService:
 
     def _view(self, scope: TenantScope, query: UsageQuery, refresh: bool) -> UsageView:
         with deadline_in(self.deadline):
+            query = self.fitted(scope, query)
             (metrics, metrics_from), (minutes, minutes_from) = both(
                 lambda: self._metrics(scope, query, refresh),
                 lambda: self._minutes(scope, query, refresh),
@@ -147,6 +149,25 @@ class UsageService:
         )
 
     # -- isnotai ---------------------------------------------------------------------------
+
+    def fitted(self, scope: TenantScope, query: UsageQuery) -> UsageQuery:
+        """Return the query, its default range moved inside the plan's history window.
+
+        The window is the plan tier's, known only from an isnotai answer: the default range
+        is read first (from the cache when it can be, so a refresh re-reads only what is
+        shown), and a range the request named is never changed.
+        """
+        if not (
+            query.defaulted and query.reads_metrics and scope.isnotai_key and scope.isnotai_region
+        ):
+            return query
+        try:
+            usage = self.metrics_usage(scope, query).value
+        except UpstreamError:
+            return query  # the read of the page itself shows the failure
+        if usage.available_from is None:
+            return query
+        return fit_to_history(query, usage.available_from, self.now().date())
 
     def metrics_usage(
         self, scope: TenantScope, query: UsageQuery, *, refresh: bool = False
@@ -161,7 +182,7 @@ class UsageService:
 
     def _metrics(self, scope, query, refresh) -> tuple[MetricsSection | None, list[Fetched]]:
         """Return the isnotai section and the upstream results it was built from."""
-        if not (scope.isnotai_key and scope.isnotai_region):
+        if not (query.reads_metrics and scope.isnotai_key and scope.isnotai_region):
             return None, []
         try:
             current, previous = both(
@@ -247,7 +268,7 @@ class UsageService:
         except UpstreamError as exc:
             return MinutesSection(scope.account_id, scope.customer_id, error=exc), []
         if isinstance(prior, MinutesSeries):
-            previous_total, prior_buckets = prior.total, _buckets(prior)
+            previous_total, prior_buckets = prior.total, minutes_buckets(prior)
             prior_results = prior.results
         else:
             previous_total, prior_buckets = (
@@ -258,7 +279,7 @@ class UsageService:
         section = MinutesSection(
             account_id=scope.account_id,
             customer_id=scope.customer_id,
-            buckets=_buckets(series),
+            buckets=minutes_buckets(series),
             previous=prior_buckets,
             total=series.total,
             previous_total=previous_total,
@@ -272,17 +293,8 @@ def other_metrics(usage: IsnotaiUsage, query: UsageQuery) -> tuple[str, ...]:
     return usage.unknown_metrics if query.metric == "all" else ()
 
 
-def metric_rows(usage: IsnotaiUsage, query: UsageQuery) -> list[tuple[str, str, int]]:
-    """Return (period start, metric, value) for every bucket with a value, as on the page."""
-    return [
-        (bucket.start.isoformat(), metric, bucket.value)
-        for metric in (*query.metrics, *other_metrics(usage, query))
-        for bucket in metric_buckets(usage, metric, query.granularity)
-        if bucket.value is not None
-    ]
-
-
-def _buckets(series: MinutesSeries) -> list[Bucket]:
+def minutes_buckets(series: MinutesSeries) -> list[Bucket]:
+    """Return an AI-minutes series as buckets (None: no record for the scope)."""
     return [Bucket(b.start, b.end, b.ai_minutes) for b in series.buckets]
 
 

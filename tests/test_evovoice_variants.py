@@ -65,7 +65,7 @@ def cell(text: str) -> int | None:
 
 def read_csv(response) -> list[dict]:
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    return list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
 
 
 def expected_buckets(account, customer, oracle_switches) -> list[tuple[date, int | None]]:

@@ -245,7 +245,7 @@ def check_page(client, name, start, end, granularity, sim):
 def check_metrics_csv(client, name, start, end, granularity, sim):
     response = client.get(f"/usage/metrics.csv?start={start}&end={end}&granularity={granularity}")
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert rows[0] == ["period", "metric", "value"]
     want = [
         [span[0].isoformat(), exp.label, str(value)]
@@ -261,7 +261,7 @@ def check_minutes_csv(client, start, end, granularity):
         f"/usage/ai-minutes.csv?start={start}&end={end}&granularity={granularity}"
     )
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     want = [
         [
             s.isoformat(),

@@ -46,7 +46,7 @@ def test_a_real_export_neutralises_hidden_formulas(app, make_tenant, make_user, 
         signed_in = login(app.test_client(), f"user-{number}@example.com")
         response = signed_in.get("/usage/ai-minutes.csv?preset=7d")
         assert response.status_code == 200
-        rows = list(csv.reader(io.StringIO(response.get_data(as_text=True), newline="")))
+        rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"), newline="")))
         assert rows[0] == ["period", "account_id", "customer_id", "ai_minutes"]
         assert len(rows) == 8
         for row in rows[1:]:

@@ -42,8 +42,10 @@ def staff(client, people, login):
 
 
 def previous(start: date, end: date) -> tuple[date, date]:
+    """Return the previous range of a daily view: whole weeks back, weekday over weekday."""
     days = (end - start).days + 1
-    return start - timedelta(days=days), start - timedelta(days=1)
+    shift = timedelta(weeks=-(-days // 7))
+    return start - shift, end - shift
 
 
 def upstream_calls(sims) -> list[dict]:
@@ -63,7 +65,7 @@ def table(html: str, table_id: str) -> list[tuple[str, str, str]]:
 
 
 def csv_rows(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    return list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
 
 
 def share(part: int, whole: int) -> str:

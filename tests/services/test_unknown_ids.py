@@ -36,7 +36,7 @@ def suggestions(html: str) -> list[str]:
 
 
 def csv_rows(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    return list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
 
 
 def test_closest_puts_ids_containing_the_text_first_then_similar_ones():
