@@ -276,14 +276,15 @@ class UsageService:
                 None,
             )
             prior_results = [prior]
+        buckets = minutes_buckets(series)
         section = MinutesSection(
             account_id=scope.account_id,
             customer_id=scope.customer_id,
-            buckets=minutes_buckets(series),
+            buckets=buckets,
             previous=prior_buckets,
             total=series.total,
             previous_total=previous_total,
-            projection=month_pace(_buckets(series), self.now(), total=series.total),
+            projection=month_pace(buckets, self.now(), total=series.total),
         )
         return section, [*prior_results, *series.results]
 
