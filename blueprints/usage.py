@@ -19,6 +19,7 @@ from clients.errors import UpstreamError
 from core.extensions import db
 from core.refresh_limits import refresh_retry_after, refresh_wait
 from models import Tenant
+from presenters.kpi import compared_range, kpi_tiles
 from presenters.usage import present_usage
 from services import tenancy
 from services.filters import PRESETS, FilterError, UsageQuery, parse_query
@@ -73,6 +74,7 @@ def _render(tenant: Tenant, *, refresh: bool = False) -> Response:
             "usage/page.html", "usage/_results.html", 400, filter_error=exc, query=None, **context
         )
     view = usage_service().view(_scope(tenant), query, refresh=refresh)
+    presented = present_usage(view, today)
     return page_or_fragment(
         "usage/page.html",
         "usage/_results.html",
@@ -80,7 +82,9 @@ def _render(tenant: Tenant, *, refresh: bool = False) -> Response:
         query=query,
         params=link_params(query, tenant),
         refresh_wait=refresh_wait(str(current_user.id)),
-        **present_usage(view, today),
+        kpi_tiles=kpi_tiles(presented["metric_charts"], presented["minutes_chart"]),
+        compared=compared_range(query),
+        **presented,
         **context,
     )
 
