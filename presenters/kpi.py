@@ -65,8 +65,8 @@ def change_direction(change: Any) -> str:
     if isinstance(own, str) and own in ("up", "down", "flat", "none"):
         return own
     words = change_words(change).strip()
-    # signed_pct writes +12.5 %, −3.0 % (a minus sign) or ±0.0 %; arrows may lead too.
-    for marks, direction in (("+▲↑", "up"), ("−-▼↓", "down"), ("±→", "flat")):
+    # signed_pct writes +12.5 %, U+2212 (minus sign) 3.0 % or ±0.0 %; arrows may lead too.
+    for marks, direction in (("+▲↑", "up"), ("\u2212-▼↓", "down"), ("±→", "flat")):
         if words[:1] in marks:
             return direction
     return "none"

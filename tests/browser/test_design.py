@@ -29,7 +29,8 @@ def shown_range(page) -> tuple[date, date]:
 def previous_of(start: date, end: date) -> str:
     """Name the previous range of equal length, as the page does."""
     days = (end - start).days + 1
-    return f"{(start - timedelta(days=days)).isoformat()} – {(start - timedelta(days=1)).isoformat()}"
+    before, last = start - timedelta(days=days), start - timedelta(days=1)
+    return f"{before.isoformat()} – {last.isoformat()}"
 
 
 # Every tile as the page shows it, beside the chart card it stands for.
@@ -51,7 +52,8 @@ READ_TILES = """
     changeClass: change ? change.className : "",
     cardTitle: target ? target.textContent.trim() : null,
     cardTotal: card ? card.querySelector(".big").textContent.trim() : null,
-    cardChange: card ? card.querySelector(".change").textContent.replace(/\\s+/g, " ").trim() : null,
+    cardChange: card
+      ? card.querySelector(".change").textContent.replace(/\\s+/g, " ").trim() : null,
     values: values,
     points: Array.from(tile.querySelectorAll("svg.spark polyline")).reduce(
       (sum, line) => sum + line.getAttribute("points").trim().split(/\\s+/).length, 0),
@@ -161,8 +163,9 @@ def test_on_a_phone_the_range_control_is_one_chip_that_opens_the_form(
     page.locator("#results details.numbers summary").first.click()
     small = page.evaluate(
         """() => Array.from(document.querySelectorAll(
-            "#filters button, #filters select, #filters input:not([type=hidden]):not([type=checkbox]), #filters .toggle,"
-            + " .range-chip summary, .page-head a, .page-head button, .freshness button,"
+            "#filters button, #filters select, #filters .toggle,"
+            + " #filters input:not([type=hidden]):not([type=checkbox]), .range-chip summary,"
+            + " .page-head a, .page-head button, .freshness button,"
             + " .freshness a, #results table a, #results .numbers summary, .kpi-link"))
           .filter((el) => el.getClientRects().length > 0)
           .map((el) => [el.outerHTML.slice(0, 80), el.getBoundingClientRect().height])
@@ -254,7 +257,8 @@ LOW_CONTRAST = """
       const bg = parse(getComputedStyle(node).backgroundColor);
       if (bg && bg.a > 0) { layers.push(bg); if (bg.a === 1) break; }
     }
-    return layers.reverse().reduce((acc, layer) => over(layer, acc), {r: 255, g: 255, b: 255, a: 1});
+    const white = {r: 255, g: 255, b: 255, a: 1};
+    return layers.reverse().reduce((acc, layer) => over(layer, acc), white);
   };
   const failures = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -272,7 +276,8 @@ LOW_CONTRAST = """
     const size = parseFloat(style.fontSize);
     const large = size >= 24 || (size >= 18.66 && parseInt(style.fontWeight, 10) >= 700);
     if (ratio < (large ? 3 : 4.5)) {
-      failures.push(`${ratio.toFixed(2)} ${el.tagName}.${el.className}: ${text.textContent.trim().slice(0, 40)}`);
+      const words = text.textContent.trim().slice(0, 40);
+      failures.push(`${ratio.toFixed(2)} ${el.tagName}.${el.className}: ${words}`);
     }
   }
   return failures;
@@ -341,8 +346,8 @@ def test_copy_link_without_a_clipboard_selects_the_link_to_copy_by_hand(
     assert field.is_visible()
     assert field.input_value() == page.url
     selected = page.evaluate(
-        "() => { const f = document.activeElement;"
-        " return [f.getAttribute('aria-label'), f.selectionStart, f.selectionEnd, f.value.length]; }"
+        "() => { const f = document.activeElement; return"
+        " [f.getAttribute('aria-label'), f.selectionStart, f.selectionEnd, f.value.length]; }"
     )
     assert selected == ["Link to this view", 0, len(page.url), len(page.url)]
     assert "Ctrl+C" in page.locator("[data-copy-status]").inner_text()
