@@ -421,6 +421,8 @@ def test_no_change_is_computed_against_a_range_the_plan_does_not_keep(client, te
     inside = client.get("/usage?preset=7d&metric=ApiCalls").get_data(as_text=True)
     assert "% vs previous range" in inside
     past_window = client.get("/usage?preset=30d&metric=ApiCalls").get_data(as_text=True)
-    metrics = past_window[: past_window.index('id="minutes-title"')]
+    metrics = past_window[
+        past_window.index('id="metrics-title"') : past_window.index('id="minutes-title"')
+    ]
     assert "% vs previous range" not in metrics
     assert "no comparison: the previous range is partly not available on your plan" in metrics
