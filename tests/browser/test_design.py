@@ -3,7 +3,7 @@ phone chip), charts that fill their rows, contrast in both schemes, tap targets,
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -87,13 +87,14 @@ def test_kpi_strip_has_a_tile_per_source_metric_with_total_change_and_sparkline(
     for tile in tiles:
         assert tile["title"] == tile["cardTitle"]
         assert tile["total"] == tile["cardTotal"], "the tile repeats the card's total"
-        assert tile["change"].startswith(tile["cardChange"]), (tile["change"], tile["cardChange"])
         sign = tile["cardChange"][:1]
-        expected = {"+": "up", "−": "down", "±": "flat"}.get(sign, "none")
+        expected = {"+": "up", "\u2212": "down", "±": "flat"}.get(sign, "none")
         assert tile["direction"] == expected, tile
         assert f"kpi-{expected}" in tile["changeClass"]
-        if expected != "none":
-            assert tile["change"].endswith(f"({previous})"), "names the previous dates"
+        if expected == "none":  # the card says why
+            assert tile["change"] == "no comparison"
+        else:
+            assert tile["change"] == f"{tile['cardChange']} ({previous})", "names the dates"
         assert tile["points"] == expected_points(tile["values"]), tile["title"]
         assert tile["points"] > 0, f"{tile['title']}: no sparkline"
         assert tile["styled"] == 0, "no inline style (the CSP forbids it)"
@@ -102,6 +103,20 @@ def test_kpi_strip_has_a_tile_per_source_metric_with_total_change_and_sparkline(
     page.wait_for_function("() => location.hash === '#chart-Sessions-title'")
     assert page.evaluate("() => document.querySelector(':target').id") == "chart-Sessions-title"
     shoot(page, "design-kpi-strip")
+    browser_log.assert_clean()
+
+
+def test_a_tile_without_a_change_says_so_in_words(page, login, charts, browser_log):
+    login(page, "globex")
+    today = datetime.now(UTC).date()
+    start, end = today - timedelta(days=3), today + timedelta(days=3)
+    page.goto(f"/usage?start={start}&end={end}&compare=previous")  # a range still running
+    charts.wait(page)
+    tiles = page.evaluate(READ_TILES)
+    flows = [t for t in tiles if t["href"] != "#chart-StorageBytes-title"]
+    assert flows and all(t["direction"] == "none" for t in flows), flows
+    assert all(t["change"] == "no comparison" and "kpi-none" in t["changeClass"] for t in flows)
+    assert all(t["cardChange"] == "no comparison until the range ends" for t in flows)
     browser_log.assert_clean()
 
 
