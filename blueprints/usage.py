@@ -19,6 +19,7 @@ from clients.errors import UpstreamError
 from core.extensions import db
 from core.refresh_limits import refresh_retry_after, refresh_wait
 from models import Tenant
+from presenters.kpi import compared_range, kpi_tiles
 from presenters.usage import METRIC_LABELS, present_usage
 from services import tenancy
 from services.filters import AI_MINUTES, PRESETS, FilterError, UsageQuery, parse_query
@@ -82,6 +83,7 @@ def _render(tenant: Tenant, *, refresh: bool = False, push: bool = False) -> Res
         )
     view = usage_service().view(_scope(tenant), query, refresh=refresh)
     query = view.query  # a default range may have been fitted to the plan's history
+    presented = present_usage(view, today)
     response = page_or_fragment(
         "usage/page.html",
         "usage/_results.html",
@@ -89,7 +91,9 @@ def _render(tenant: Tenant, *, refresh: bool = False, push: bool = False) -> Res
         query=query,
         params=link_params(query, tenant),
         refresh_wait=refresh_wait(str(current_user.id)),
-        **present_usage(view, today),
+        kpi_tiles=kpi_tiles(presented["metric_charts"], presented["minutes_chart"]),
+        compared=compared_range(query),
+        **presented,
         **context,
     )
     if push and wants_fragment():

@@ -366,3 +366,97 @@
     }
   });
 })();
+
+// The phone's range chip says the range the form holds ("Last 30 days · compare"), and the
+// "Copy link" button copies the view's address (htmx keeps location at the view shown).
+(function () {
+  "use strict";
+
+  function chipWords(form) {
+    var preset = form.elements.preset;
+    var start = form.elements.start;
+    var end = form.elements.end;
+    var compare = form.elements.compare;
+    var words = "";
+    if (preset && preset.value !== "custom" && preset.selectedOptions.length) {
+      words = preset.selectedOptions[0].textContent.trim();
+    } else if (start && end && start.value && end.value) {
+      words = start.value + " – " + end.value;
+    } else {
+      return null;
+    }
+    return compare && compare.checked ? words + " · compare" : words;
+  }
+
+  function updateChip() {
+    var form = document.getElementById("filters");
+    var chip = document.querySelector("[data-range-chip]");
+    if (!form || !chip || form.tagName !== "FORM") return;
+    var words = chipWords(form);
+    if (words) chip.textContent = words;
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.form && event.target.form.id === "filters") updateChip();
+  });
+  document.addEventListener("htmx:afterSettle", updateChip);
+  document.addEventListener("htmx:historyRestore", updateChip);
+
+  function say(box, words) {
+    var status = box.querySelector("[data-copy-status]");
+    if (status) status.textContent = words;
+  }
+
+  // Where the clipboard refuses (no permission, not a secure context), show the address in
+  // a read-only field, selected, to copy by hand.
+  function showField(box) {
+    var field = box.querySelector("[data-copy-field]");
+    if (!field) return;
+    field.value = window.location.href;
+    field.hidden = false;
+    field.focus();
+    field.select();
+    say(box, "Press Ctrl+C (⌘C) to copy the link.");
+  }
+
+  function copyLink(box) {
+    var href = window.location.href;
+    var field = box.querySelector("[data-copy-field]");
+    if (field) field.hidden = true;
+    if (!navigator.clipboard || !navigator.clipboard.writeText) {
+      showField(box);
+      return;
+    }
+    navigator.clipboard.writeText(href).then(
+      function () { say(box, "Link copied."); },
+      function () { showField(box); }
+    );
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy-button]");
+    if (!button) return;
+    var box = button.closest("[data-copy-link]");
+    if (box) copyLink(box);
+  });
+
+  function showCopyLinks() {
+    document.querySelectorAll("[data-copy-link][hidden]").forEach(function (box) {
+      box.hidden = false;
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    showCopyLinks();
+    updateChip();
+  });
+  document.addEventListener("htmx:historyRestore", showCopyLinks);
+  // A new view: "Link copied" spoke of the previous address.
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("[data-copy-link]").forEach(function (box) {
+      say(box, "");
+      var field = box.querySelector("[data-copy-field]");
+      if (field) field.hidden = true;
+    });
+  });
+})();

@@ -427,6 +427,8 @@ def test_no_change_is_computed_against_a_range_the_plan_does_not_keep(client, te
     inside = client.get("/usage?preset=7d&metric=ApiCalls").get_data(as_text=True)
     assert re.search(r"% vs \d{4}-\d\d-\d\d – \d{4}-\d\d-\d\d", inside)
     past_window = client.get("/usage?preset=30d&metric=ApiCalls").get_data(as_text=True)
-    metrics = past_window[: past_window.index('id="minutes-title"')]
+    metrics = past_window[
+        past_window.index('id="metrics-title"') : past_window.index('id="minutes-title"')
+    ]
     assert "% vs " not in metrics
     assert "no comparison: the previous range is partly not available on the Pro plan" in metrics
