@@ -82,11 +82,9 @@ def _total_label(level: bool, ongoing: bool) -> str:
     return "in the range so far" if ongoing else "in the range"
 
 
-def _previous_span(previous: list[Bucket] | None, query: UsageQuery) -> str:
-    """Name the previous range: by its buckets when read, else as the query defines it."""
-    if previous:
-        return span_label(previous[0].start, previous[-1].end)
-    return span_label(query.previous.start, query.previous.end)
+def _previous_span(query: UsageQuery) -> str:
+    """Name the previous range as the query defines it: the one rule its reads follow too."""
+    return span_label(query.previous_start, query.previous_end)
 
 
 def _pace(pace: MonthPace | None, noun: str, fmt) -> Pace | None:
@@ -137,7 +135,7 @@ def _chart(
     # Bytes down a column share the largest value's unit, with decimals enough to move.
     fmt = bytes_column(b.value for b in [*buckets, *(previous or [])]) if bytes_unit else thousands
     card_fmt = human_bytes if bytes_unit else thousands
-    before = _previous_span(previous, query)
+    before = _previous_span(query)
     figure = series_figure(
         span_label(query.start, query.end) if previous is not None else title,
         buckets,
