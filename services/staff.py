@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from clients.errors import UpstreamError
 from clients.evovoice import AIUsage, EvovoiceClient
-from clients.fanout import both, within_page
+from clients.fanout import both, run_all, within_page
 from clients.result import Fetched
+from core.periods import split
 
 from .filters import StaffQuery
 from .freshness import Freshness
-from .shaping import Bucket, MinutesTotals, change_pct, projection
+from .shaping import Bucket, MinutesTotals, change_pct, projection, up_to
+from .staff_growth import Movers, Trend, movers, total_buckets, totals_of, trends
 from .staff_ranking import Row, customer_records, matching, sorted_records
 from .staff_series import SeriesMemo, SeriesNumbers, expiry, numbers_of
 
@@ -81,17 +83,36 @@ class Series(MinutesTotals):
 
 @dataclass(frozen=True)
 class Overview:
-    """Every account: the total with its change, and the accounts ranked."""
+    """Every account: the total with its change and its buckets, the accounts ranked, how
+    each account on the table's page moved, and the accounts that rose the most."""
 
     total: int | None  # None: EvoVoice listed no account at all
     previous_total: int | None
     projection: int | None
     accounts: Ranking
+    buckets: tuple[Bucket, ...] = ()
+    trends: dict[str, Trend] = field(default_factory=dict)  # the table page's accounts
+    movers: Movers = field(default_factory=lambda: Movers((), ()))
 
     @property
     def change(self) -> float | None:
         """Return the change against the previous range, in percent."""
         return change_pct(self.total, self.previous_total)
+
+    def up_to(self, today: date) -> Overview:
+        """Return the overview with no value in a bucket after today (not data yet)."""
+        buckets = up_to(self.buckets, today)
+        future = [b.start > today for b in self.buckets]
+        trends = {
+            account: replace(
+                trend,
+                values=tuple(
+                    None if later else v for v, later in zip(trend.values, future, strict=True)
+                ),
+            )
+            for account, trend in self.trends.items()
+        }
+        return replace(self, buckets=tuple(buckets), trends=trends)
 
 
 @dataclass(frozen=True)
@@ -245,19 +266,36 @@ class StaffService:
         return self.client.usage(old.start, old.end, query.account, query.customer, refresh=refresh)
 
     def _all(self, query: StaffQuery, refresh: bool) -> StaffView:
-        current, previous = both(
-            lambda: self.usage(query, refresh=refresh), lambda: self._previous(query, refresh)
-        )
+        r = query.range
+        spans = split(r.start, r.end, r.granularity)
+        self.client.end_date_rule()  # settled here, before the reads below run at once
+
+        def bucket(span: tuple) -> Callable[[], Fetched[AIUsage]]:
+            # Account totals only: small in memory, and cached per bucket like the series
+            # of one account, so a later view reads them from the cache.
+            return lambda: self.client.usage(span[0], span[1], refresh=refresh, totals_only=True)
+
+        reads = [lambda: self.usage(query, refresh=refresh), lambda: self._previous(query, refresh)]
+        # One bucket is the whole range: its numbers are the whole range's, read once.
+        buckets = [bucket(s) for s in spans] if len(spans) > 1 else []
+        current, previous, *fetched = run_all([*reads, *buckets], at_once=self.client.concurrency)
         usage = current.value
         total = usage.minutes()
-        r = query.range
+        ranking = rank(usage, ("accounts",), account_id, query.sort, query.q, query.page)
+        now, before = totals_of(usage), totals_of(previous.value)
+        bucket_usage = [f.value for f in fetched] if fetched else [usage]
         overview = Overview(
             total=total,
             previous_total=previous.value.minutes(),
             projection=projection(total, r.start, r.end, self.now()),
-            accounts=rank(usage, ("accounts",), account_id, query.sort, query.q, query.page),
+            accounts=ranking,
+            buckets=total_buckets(spans, bucket_usage),
+            trends=trends(
+                (row.account_id for row in ranking.table.rows), now, before, bucket_usage
+            ),
+            movers=movers(now, before),
         )
-        return StaffView(query, Freshness.of([current, previous]), overview=overview)
+        return StaffView(query, Freshness.of([current, previous, *fetched]), overview=overview)
 
     def _series(self, query: StaffQuery, refresh: bool) -> SeriesNumbers:
         """Return the scope's minutes per bucket (remembered while their answers are fresh)."""
