@@ -256,8 +256,19 @@ def _total_chart(view: StaffView, ongoing: bool) -> Chart:
         total_label=f"AI minutes across every account in the range{so_far}",
         change=change_text(None, ONGOING) if ongoing else change_text(overview.change),
         projection=None if overview.projection is None else thousands(overview.projection),
-        has_data=bool(overview.total) or any(b.value for b in buckets),
+        has_data=bool(buckets) and (bool(overview.total) or any(b.value for b in buckets)),
         compare=False,
+        empty=_series_missing(overview.series_error),
+    )
+
+
+def _series_missing(error) -> str:
+    """Say why the overview has no buckets (and no trends), if it has none for a reason."""
+    if error is None:
+        return ""
+    return (
+        f"No chart or trends per bucket yet ({error.message}); the total, top accounts, "
+        "movers and changes are complete."
     )
 
 

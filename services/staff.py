@@ -93,6 +93,7 @@ class Overview:
     buckets: tuple[Bucket, ...] = ()
     trends: dict[str, Trend] = field(default_factory=dict)  # the table page's accounts
     movers: Movers = field(default_factory=lambda: Movers((), ()))
+    series_error: UpstreamError | None = None  # why there are no buckets or trends
 
     @property
     def change(self) -> float | None:
@@ -267,35 +268,59 @@ class StaffService:
 
     def _all(self, query: StaffQuery, refresh: bool) -> StaffView:
         r = query.range
+        current, previous = both(
+            lambda: self.usage(query, refresh=refresh), lambda: self._previous(query, refresh)
+        )
+        usage = current.value
+        total = usage.minutes()
+        ranking = rank(usage, ("accounts",), account_id, query.sort, query.q, query.page)
+        now, before = totals_of(usage), totals_of(previous.value)
+        # The buckets come after the range and its previous one: on a cold cache with a
+        # large answer per bucket, a page past its deadline then has those saved at least,
+        # and shows the total, ranking and movers while the buckets are still read.
+        buckets, series_error = self._overview_buckets(query, current, refresh)
+        overview = Overview(
+            total=total,
+            previous_total=previous.value.minutes(),
+            projection=projection(total, r.start, r.end, self.now()),
+            accounts=ranking,
+            buckets=(
+                total_buckets(split(r.start, r.end, r.granularity), [b.value for b in buckets])
+                if series_error is None
+                else ()
+            ),
+            trends=trends(
+                (row.account_id for row in ranking.table.rows),
+                now,
+                before,
+                [b.value for b in buckets] if series_error is None else [],
+            ),
+            movers=movers(now, before),
+            series_error=series_error,
+        )
+        results = [current, previous, *buckets]
+        return StaffView(query, Freshness.of(results), overview=overview)
+
+    def _overview_buckets(
+        self, query: StaffQuery, current: Fetched[AIUsage], refresh: bool
+    ) -> tuple[list[Fetched[AIUsage]], UpstreamError | None]:
+        """Return every account's minutes per bucket (account totals only), or the error
+        that kept one bucket from being read: the rest of the overview stands without them."""
+        r = query.range
         spans = split(r.start, r.end, r.granularity)
-        self.client.end_date_rule()  # settled here, before the reads below run at once
+        if len(spans) == 1:
+            return [current], None  # one bucket is the whole range, read already
 
         def bucket(span: tuple) -> Callable[[], Fetched[AIUsage]]:
             # Account totals only: small in memory, and cached per bucket like the series
             # of one account, so a later view reads them from the cache.
             return lambda: self.client.usage(span[0], span[1], refresh=refresh, totals_only=True)
 
-        reads = [lambda: self.usage(query, refresh=refresh), lambda: self._previous(query, refresh)]
-        # One bucket is the whole range: its numbers are the whole range's, read once.
-        buckets = [bucket(s) for s in spans] if len(spans) > 1 else []
-        current, previous, *fetched = run_all([*reads, *buckets], at_once=self.client.concurrency)
-        usage = current.value
-        total = usage.minutes()
-        ranking = rank(usage, ("accounts",), account_id, query.sort, query.q, query.page)
-        now, before = totals_of(usage), totals_of(previous.value)
-        bucket_usage = [f.value for f in fetched] if fetched else [usage]
-        overview = Overview(
-            total=total,
-            previous_total=previous.value.minutes(),
-            projection=projection(total, r.start, r.end, self.now()),
-            accounts=ranking,
-            buckets=total_buckets(spans, bucket_usage),
-            trends=trends(
-                (row.account_id for row in ranking.table.rows), now, before, bucket_usage
-            ),
-            movers=movers(now, before),
-        )
-        return StaffView(query, Freshness.of([current, previous, *fetched]), overview=overview)
+        try:
+            fetched = run_all([bucket(s) for s in spans], at_once=self.client.concurrency)
+        except UpstreamError as exc:
+            return [], exc
+        return fetched, None
 
     def _series(self, query: StaffQuery, refresh: bool) -> SeriesNumbers:
         """Return the scope's minutes per bucket (remembered while their answers are fresh)."""

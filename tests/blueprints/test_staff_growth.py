@@ -4,6 +4,7 @@ change, and the top movers; and the heading and tab title that name the scope sh
 from __future__ import annotations
 
 import re
+from datetime import date
 from html import unescape
 from urllib.parse import urlencode
 
@@ -180,3 +181,22 @@ def test_a_refused_filter_says_so_in_heading_and_title(staff):
     html = response.get_data(as_text=True)
     assert "<title>Staff · AI minutes · filter refused · Usage dashboard</title>" in html
     assert "· filter refused</span></h1>" in html
+
+
+def test_without_its_buckets_the_overview_still_has_total_ranking_movers_and_changes(staff, sims):
+    # The range and the previous one are read (and saved) by a view of one bucket ...
+    query = "start=2024-03-04&end=2024-03-10"
+    assert staff.get(f"/staff?{query}&granularity=month").status_code == 200
+    # ... then EvoVoice refuses every read: only the day buckets are not saved.
+    sims.state.add_fault("evovoice", "400")
+    response = staff.get(f"/staff?{query}&granularity=day")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    total = evovoice_minutes(date(2024, 3, 4), date(2024, 3, 10))
+    assert f'<span class="big">{total:,}</span> AI minutes across every account' in html
+    assert "No chart or trends per bucket yet (" in html
+    assert "staff-total-data" not in html and "staff-accounts-data" in html
+    rows = growth_rows(html)
+    assert rows and all(svg == '<span class="muted">–</span>' for svg, _ in rows.values())
+    assert any("%" in change for _, change in rows.values())
+    assert 'id="staff-movers-minutes"' in html
