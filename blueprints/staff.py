@@ -24,6 +24,7 @@ from services import tenancy
 from services.filters import PRESETS, FilterError, StaffQuery, parse_staff_query
 from services.shaping import up_to
 from services.staff import StaffService, StaffView
+from services.staff_growth import BucketMemo
 from services.staff_series import SeriesMemo
 from upstreams import upstreams
 
@@ -51,7 +52,10 @@ def staff_service() -> StaffService:
     """Return the staff service over this app's EvoVoice client and series memo."""
     sources = upstreams()
     memo = current_app.extensions.setdefault("staff_series", SeriesMemo())
-    return StaffService(sources.evovoice, now=sources.http.clock, series_memo=memo)
+    buckets = current_app.extensions.setdefault("staff_buckets", BucketMemo())
+    return StaffService(
+        sources.evovoice, now=sources.http.clock, series_memo=memo, bucket_memo=buckets
+    )
 
 
 def _query() -> StaffQuery:

@@ -129,13 +129,15 @@ def change_words(trend: Trend) -> str:
     return f"{arrow}{signed_pct(change)}"
 
 
-def _trend_row(query: StaffQuery, row, trend: Trend | None, ongoing: bool) -> RowView:
+def _trend_row(
+    query: StaffQuery, row, trend: Trend | None, ongoing: bool, granularity: str
+) -> RowView:
     base = _row(query, row)
     if trend is None:
         return base
     return replace(
         base,
-        trend=sparkline(trend.values, query.range.granularity),
+        trend=sparkline(trend.values, granularity),
         # A range still running is a part: against a whole previous range it would fall.
         change="–" if ongoing else change_words(trend),
     )
@@ -170,6 +172,7 @@ def _table(
     noun: str,
     trends: dict[str, Trend] | None = None,
     ongoing: bool = False,
+    granularity: str = "day",
 ) -> TableView:
     page = ranking.table
     by_id, by_minutes = query.sort.endswith("id"), query.sort.endswith("minutes")
@@ -206,7 +209,9 @@ def _table(
     if trends is None:
         rows = tuple(_row(query, r) for r in page.rows)
     else:
-        rows = tuple(_trend_row(query, r, trends.get(r.account_id), ongoing) for r in page.rows)
+        rows = tuple(
+            _trend_row(query, r, trends.get(r.account_id), ongoing, granularity) for r in page.rows
+        )
     return TableView(
         id=f"staff-{noun}s",
         trends=trends is not None,
@@ -258,17 +263,17 @@ def _total_chart(view: StaffView, ongoing: bool) -> Chart:
         projection=None if overview.projection is None else thousands(overview.projection),
         has_data=bool(buckets) and (bool(overview.total) or any(b.value for b in buckets)),
         compare=False,
-        empty=_series_missing(overview.series_error),
+        empty=_series_missing(overview.series_note),
     )
 
 
-def _series_missing(error) -> str:
+def _series_missing(note: str | None) -> str:
     """Say why the overview has no buckets (and no trends), if it has none for a reason."""
-    if error is None:
+    if note is None:
         return ""
     return (
-        f"No chart or trends per bucket yet ({error.message}); the total, top accounts, "
-        "movers and changes are complete."
+        f"No chart or trends per bucket ({note}); the total, top accounts, movers and "
+        "changes are complete."
     )
 
 
@@ -346,6 +351,7 @@ def present_staff(view: StaffView, today: date | None = None) -> dict:
         "ongoing": ongoing,
         "total_chart": None,
         "movers": None,
+        "series_note": None,  # why the overview's buckets are coarser than asked
     }
     if view.overview is not None:
         overview = view.overview
@@ -357,7 +363,11 @@ def present_staff(view: StaffView, today: date | None = None) -> dict:
         context["top_chart"] = _ranking_chart(
             "staff-accounts", "Top accounts", overview.accounts, "account", query
         )
-        context["table"] = _table(query, overview.accounts, "account", overview.trends, ongoing)
+        context["table"] = _table(
+            query, overview.accounts, "account", overview.trends, ongoing, overview.granularity
+        )
+        if overview.buckets and overview.series_note:
+            context["series_note"] = overview.series_note
         context["total_chart"] = _total_chart(view, ongoing)
         context["movers"] = _movers(view, ongoing)
     if view.series is not None:

@@ -22,7 +22,19 @@ from core.periods import split
 from .filters import StaffQuery
 from .freshness import Freshness
 from .shaping import Bucket, MinutesTotals, change_pct, projection, up_to
-from .staff_growth import Movers, Trend, movers, total_buckets, totals_of, trends
+from .staff_growth import (
+    AccountBuckets,
+    BucketMemo,
+    Movers,
+    Trend,
+    account_buckets,
+    fresh_until,
+    movers,
+    overview_granularity,
+    total_buckets,
+    totals_of,
+    trends,
+)
 from .staff_ranking import Row, customer_records, matching, sorted_records
 from .staff_series import SeriesMemo, SeriesNumbers, expiry, numbers_of
 
@@ -93,7 +105,8 @@ class Overview:
     buckets: tuple[Bucket, ...] = ()
     trends: dict[str, Trend] = field(default_factory=dict)  # the table page's accounts
     movers: Movers = field(default_factory=lambda: Movers((), ()))
-    series_error: UpstreamError | None = None  # why there are no buckets or trends
+    granularity: str = "day"  # of the buckets and trends (coarser than asked on big answers)
+    series_note: str | None = None  # why there are no buckets or trends
 
     @property
     def change(self) -> float | None:
@@ -228,10 +241,12 @@ class StaffService:
         evovoice: EvovoiceClient | None,
         now=lambda: datetime.now(UTC),
         series_memo: SeriesMemo | None = None,
+        bucket_memo: BucketMemo | None = None,
     ) -> None:
         self.evovoice = evovoice
         self.now = now
         self.series_memo = series_memo
+        self.bucket_memo = bucket_memo
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -278,38 +293,49 @@ class StaffService:
         # The buckets come after the range and its previous one: on a cold cache with a
         # large answer per bucket, a page past its deadline then has those saved at least,
         # and shows the total, ranking and movers while the buckets are still read.
-        buckets, series_error = self._overview_buckets(query, current, refresh)
+        granularity, note = overview_granularity(r, current.value.size)
+        buckets, series_error = None, None
+        if granularity is not None:
+            buckets, series_error = self._overview_buckets(query, granularity, current, refresh)
+        if series_error is not None:
+            note = series_error.message
+        minutes = list(buckets.minutes) if buckets is not None else []
         overview = Overview(
             total=total,
             previous_total=previous.value.minutes(),
             projection=projection(total, r.start, r.end, self.now()),
             accounts=ranking,
             buckets=(
-                total_buckets(split(r.start, r.end, r.granularity), [b.value for b in buckets])
-                if series_error is None
+                total_buckets(split(r.start, r.end, granularity), minutes)
+                if minutes and granularity
                 else ()
             ),
-            trends=trends(
-                (row.account_id for row in ranking.table.rows),
-                now,
-                before,
-                [b.value for b in buckets] if series_error is None else [],
-            ),
+            trends=trends((row.account_id for row in ranking.table.rows), now, before, minutes),
             movers=movers(now, before),
-            series_error=series_error,
+            granularity=granularity or r.granularity,
+            series_note=note,
         )
-        results = [current, previous, *buckets]
+        results: list[Fetched] = [current, previous]
+        if buckets is not None:
+            results.extend(buckets.results)
         return StaffView(query, Freshness.of(results), overview=overview)
 
     def _overview_buckets(
-        self, query: StaffQuery, current: Fetched[AIUsage], refresh: bool
-    ) -> tuple[list[Fetched[AIUsage]], UpstreamError | None]:
-        """Return every account's minutes per bucket (account totals only), or the error
-        that kept one bucket from being read: the rest of the overview stands without them."""
+        self, query: StaffQuery, granularity: str, current: Fetched[AIUsage], refresh: bool
+    ) -> tuple[AccountBuckets | None, UpstreamError | None]:
+        """Return every account's minutes per bucket (remembered while their answers are
+        fresh), or the error that kept a bucket from being read: the rest of the overview
+        stands without them."""
         r = query.range
-        spans = split(r.start, r.end, r.granularity)
+        spans = split(r.start, r.end, granularity)
         if len(spans) == 1:
-            return [current], None  # one bucket is the whole range, read already
+            return account_buckets([current]), None  # one bucket is the range, read already
+        key = (r.start, r.end, granularity)
+        memo = self.bucket_memo
+        if memo is not None and not refresh:
+            found = memo.get(key, self.now())
+            if found is not None:
+                return found, None
 
         def bucket(span: tuple) -> Callable[[], Fetched[AIUsage]]:
             # Account totals only: small in memory, and cached per bucket like the series
@@ -319,8 +345,11 @@ class StaffService:
         try:
             fetched = run_all([bucket(s) for s in spans], at_once=self.client.concurrency)
         except UpstreamError as exc:
-            return [], exc
-        return fetched, None
+            return None, exc
+        numbers = account_buckets(fetched)
+        if memo is not None:
+            memo.put(key, numbers, fresh_until(fetched, self.client.upstream.policy.ttl_for))
+        return numbers, None
 
     def _series(self, query: StaffQuery, refresh: bool) -> SeriesNumbers:
         """Return the scope's minutes per bucket (remembered while their answers are fresh)."""

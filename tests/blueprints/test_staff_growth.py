@@ -200,3 +200,28 @@ def test_without_its_buckets_the_overview_still_has_total_ranking_movers_and_cha
     assert rows and all(svg == '<span class="muted">–</span>' for svg, _ in rows.values())
     assert any("%" in change for _, change in rows.values())
     assert 'id="staff-movers-minutes"' in html
+
+
+@pytest.fixture
+def roomy_deadline(app_config):
+    """Give reads time enough to parse 100,000 customers on a slow, measured run."""
+    app_config["USAGE_UPSTREAM_DEADLINE"] = 30.0
+    app_config["USAGE_PAGE_DEADLINE"] = 30.0
+
+
+def test_with_100000_customers_the_buckets_coarsen_and_reads_stay_bounded(
+    roomy_deadline, staff, sims
+):
+    sims.state.update(extra_customers=100_000)
+    start, end, query = past(10)
+    sims.state.clear_calls()
+    response = staff.get(f"/staff?{query}&granularity=day", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    # 30 day reads of every customer would parse 3,000,000 records: coarser buckets instead,
+    # each bucket read at most a whole-range read more (the range itself when it is one).
+    shown = next(g for g in ("week", "month") if f"Shown per {g}:" in html)
+    spans = split(start, end, shown)
+    assert len(figures(html)["staff-total-data"]["data"][-1]["y"]) == len(spans)
+    assert len(upstream_calls(sims)) == (2 if len(spans) == 1 else 2 + len(spans))
+    assert 'aria-label="AI minutes per ' + shown in html

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from clients.evovoice import AccountMinutes, AIUsage
-from services.staff_growth import movers, total_buckets, totals_of, trends
+from services.staff_growth import movers, overview_granularity, total_buckets, totals_of, trends
 
 DAY = date(2024, 3, 4)
 
@@ -43,7 +43,7 @@ def test_movers_are_bounded_and_empty_when_nothing_rose():
 
 
 def test_a_trend_has_no_point_where_the_account_has_no_record():
-    buckets = [usage(a=5, b=1), usage(b=2), usage(a=0, b=3)]
+    buckets = [totals_of(u) for u in (usage(a=5, b=1), usage(b=2), usage(a=0, b=3))]
     found = trends(["a", "b", "a"], {"a": 5, "b": 6}, {"b": 3}, buckets)
     assert list(found) == ["a", "b"]  # once each, in the order asked
     assert found["a"].values == (5, None, 0)
@@ -54,6 +54,22 @@ def test_a_trend_has_no_point_where_the_account_has_no_record():
 
 def test_bucket_totals_add_every_account_listed_and_ids_listed_twice_add_up():
     spans = [(DAY, DAY), (DAY, DAY)]
-    assert [b.value for b in total_buckets(spans, [usage(a=2, b=3), usage()])] == [5, 0]
+    found = total_buckets(spans, [totals_of(usage(a=2, b=3)), totals_of(usage())])
+    assert [b.value for b in found] == [5, 0]
     twice = AIUsage(DAY, DAY, (AccountMinutes("a", 2), AccountMinutes("a", 3)), ())
     assert totals_of(twice) == {"a": 5}
+
+
+def test_overview_buckets_coarsen_to_stay_within_the_read_budget():
+    from services.filters import parse_staff_query
+
+    today = date(2024, 4, 1)
+    asked = parse_staff_query({"start": "2024-03-04", "end": "2024-03-31"}, today).range
+    assert overview_granularity(asked, 100, budget=10_000) == ("day", None)
+    week, note = overview_granularity(asked, 1_000, budget=10_000)  # 28 days, 5 weeks
+    assert week == "week" and note is not None and "Shown per week" in note
+    month, _ = overview_granularity(asked, 100_000, budget=10_000)  # one month: the range
+    assert month == "month"
+    wide = parse_staff_query({"start": "2023-06-01", "end": "2024-03-31"}, today).range
+    none, note = overview_granularity(wide, 100_000, budget=10_000)
+    assert none is None and note is not None and "pick an account" in note
