@@ -12,11 +12,19 @@ from clients.errors import UpstreamError
 from core.extensions import db, login_manager
 from core.refresh_limits import refresh_retry_after, refresh_wait
 from models import Tenant
-from presenters.staff import form_fields, present_staff, sent_fields
+from presenters.staff import (
+    REFUSED_SCOPE,
+    form_fields,
+    page_title,
+    present_staff,
+    scope_label,
+    sent_fields,
+)
 from services import tenancy
 from services.filters import PRESETS, FilterError, StaffQuery, parse_staff_query
 from services.shaping import up_to
 from services.staff import StaffService, StaffView
+from services.staff_growth import BucketMemo
 from services.staff_series import SeriesMemo
 from upstreams import upstreams
 
@@ -44,7 +52,10 @@ def staff_service() -> StaffService:
     """Return the staff service over this app's EvoVoice client and series memo."""
     sources = upstreams()
     memo = current_app.extensions.setdefault("staff_series", SeriesMemo())
-    return StaffService(sources.evovoice, now=sources.http.clock, series_memo=memo)
+    buckets = current_app.extensions.setdefault("staff_buckets", BucketMemo())
+    return StaffService(
+        sources.evovoice, now=sources.http.clock, series_memo=memo, bucket_memo=buckets
+    )
 
 
 def _query() -> StaffQuery:
@@ -66,7 +77,14 @@ def _render(*, refresh: bool = False):
     except FilterError as exc:
         fields = sent_fields(request.values)
         return page_or_fragment(
-            *RESULTS, 400, filter_error=exc, query=None, fields=fields, **context
+            *RESULTS,
+            400,
+            filter_error=exc,
+            query=None,
+            fields=fields,
+            title=page_title(REFUSED_SCOPE),
+            scope=REFUSED_SCOPE,
+            **context,
         )
     view = _until_today(staff_service().view(query, refresh=refresh))
     return page_or_fragment(
@@ -75,6 +93,8 @@ def _render(*, refresh: bool = False):
         query=query,
         params=query.params(),
         fields=form_fields(query, view),
+        title=page_title(scope_label(query)),
+        scope=scope_label(query),
         refresh_wait=refresh_wait(str(current_user.id)),
         **present_staff(view, upstreams().http.clock().date()),
         **context,
@@ -83,9 +103,11 @@ def _render(*, refresh: bool = False):
 
 def _until_today(view: StaffView) -> StaffView:
     """Days after today are not data: an upstream's zeros for them are shown as nothing yet."""
+    today = upstreams().http.clock().date()
+    if view.overview is not None:
+        return replace(view, overview=view.overview.up_to(today))
     if view.series is None:
         return view
-    today = upstreams().http.clock().date()
     return replace(
         view, series=replace(view.series, buckets=tuple(up_to(view.series.buckets, today)))
     )

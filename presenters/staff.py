@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -12,12 +12,14 @@ from flask import url_for
 from services.filters import DEFAULT_SORT, MAX_ID, MAX_SEARCH, SORTS
 
 from .charts import COUNT_AXIS, Chart, TableRow, series_figure
-from .formatting import ONGOING, change_text, period_label, thousands
+from .formatting import ONGOING, change_text, period_label, signed_pct, thousands
 from .staff_charts import ranking_figure
+from .staff_sparkline import Sparkline, sparkline
 
 if TYPE_CHECKING:
     from services.filters import StaffQuery
     from services.staff import Ranking, StaffView
+    from services.staff_growth import Mover, Trend
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,29 @@ class RowView:
     url: str | None
     minutes: str
     share: str
+    trend: Sparkline | None = None  # the accounts table: minutes per bucket
+    change: str | None = None  # the accounts table: against the previous range, in words
+
+
+@dataclass(frozen=True)
+class MoverView:
+    """One account that rose the most: by how much, from what, to what."""
+
+    id: str
+    url: str
+    increase: str
+    previous: str
+    total: str
+    change: str
+
+
+@dataclass(frozen=True)
+class MoversView:
+    """The largest rises against the previous range, in minutes and in percent."""
+
+    absolute: tuple[MoverView, ...]
+    relative: tuple[MoverView, ...]
+    ongoing: bool  # the range is still running: a part against a whole, said so
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,7 @@ class TableView:
     """A sortable, paged table of accounts or customers."""
 
     id: str
+    trends: bool  # rows carry a sparkline and a change (the accounts table)
     caption: str
     columns: tuple[Column, ...]
     rows: tuple[RowView, ...]
@@ -81,11 +107,40 @@ def _share(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f} %"
 
 
-def _row(query: StaffQuery, row) -> RowView:
-    url = _link(
+def _drill(query: StaffQuery, row) -> str:
+    return _link(
         query, account=row.account_id, customer=row.customer_id, q="", sort=DEFAULT_SORT, page=1
     )
-    return RowView(row.id, url, thousands(row.ai_minutes), _share(row.share))
+
+
+def _row(query: StaffQuery, row) -> RowView:
+    return RowView(row.id, _drill(query, row), thousands(row.ai_minutes), _share(row.share))
+
+
+def change_words(trend: Trend) -> str:
+    """Say how a row moved against the previous range: a signed percent, "new" for an
+    account with nothing before, else a dash (never colour alone)."""
+    if trend.new:
+        return "new"
+    change = trend.change
+    if change is None:
+        return "–"
+    arrow = "▲ " if change > 0 else "▼ " if change < 0 else ""
+    return f"{arrow}{signed_pct(change)}"
+
+
+def _trend_row(
+    query: StaffQuery, row, trend: Trend | None, ongoing: bool, granularity: str
+) -> RowView:
+    base = _row(query, row)
+    if trend is None:
+        return base
+    return replace(
+        base,
+        trend=sparkline(trend.values, granularity),
+        # A range still running is a part: against a whole previous range it would fall.
+        change="–" if ongoing else change_words(trend),
+    )
 
 
 def _plural(count: int, noun: str) -> str:
@@ -97,11 +152,12 @@ def _ranking_chart(chart_id: str, title: str, ranking: Ranking, noun: str, query
     if ranking.other_count:
         rest = f"{_plural(ranking.other_count, 'other ' + noun)}"
         rows += (RowView(rest, None, thousands(ranking.other), _share(ranking.other_share)),)
+    urls = [_drill(query, r) for r in ranking.top]
     return RankingChart(
         id=chart_id,
         title=title,
         label=noun.capitalize(),
-        figure=ranking_figure(ranking.top, ranking.other, ranking.other_count, noun),
+        figure=ranking_figure(ranking.top, ranking.other, ranking.other_count, noun, urls),
         has_data=ranking.sum > 0,
         rows=rows,
     )
@@ -110,7 +166,14 @@ def _ranking_chart(chart_id: str, title: str, ranking: Ranking, noun: str, query
 _ARIA = {"id": "ascending", "-id": "descending", "minutes": "ascending", "-minutes": "descending"}
 
 
-def _table(query: StaffQuery, ranking: Ranking, noun: str) -> TableView:
+def _table(
+    query: StaffQuery,
+    ranking: Ranking,
+    noun: str,
+    trends: dict[str, Trend] | None = None,
+    ongoing: bool = False,
+    granularity: str = "day",
+) -> TableView:
     page = ranking.table
     by_id, by_minutes = query.sort.endswith("id"), query.sort.endswith("minutes")
     columns = (
@@ -126,6 +189,8 @@ def _table(query: StaffQuery, ranking: Ranking, noun: str) -> TableView:
         ),
         Column("Share"),
     )
+    if trends is not None:
+        columns += (Column("Trend"), Column("Change"))
     found = f" matching “{query.q}”" if query.q else ""
     if page.rows:
         last = page.first + len(page.rows) - 1
@@ -141,11 +206,18 @@ def _table(query: StaffQuery, ranking: Ranking, noun: str) -> TableView:
     def to(number: int, show: bool) -> str | None:
         return _link(query, page=number) if show else None
 
+    if trends is None:
+        rows = tuple(_row(query, r) for r in page.rows)
+    else:
+        rows = tuple(
+            _trend_row(query, r, trends.get(r.account_id), ongoing, granularity) for r in page.rows
+        )
     return TableView(
         id=f"staff-{noun}s",
+        trends=trends is not None,
         caption=f"{noun.capitalize()}s by AI minutes",
         columns=columns,
-        rows=tuple(_row(query, r) for r in page.rows),
+        rows=rows,
         summary=f"{summary} · page {page.number:,} of {page.pages:,}",
         notice=notice,
         pages={
@@ -172,6 +244,79 @@ def _series_chart(view: StaffView, ongoing: bool) -> Chart:
         has_data=series.has_data,
         compare=False,
     )
+
+
+def _total_chart(view: StaffView, ongoing: bool) -> Chart:
+    """The all-account total over the range, with its change and projection."""
+    overview = view.overview
+    assert overview is not None
+    buckets = list(overview.buckets)
+    so_far = " so far" if ongoing else ""
+    return Chart(
+        id="staff-total",
+        title="AI minutes",
+        figure=series_figure("AI minutes", buckets, None, line=False, unit_axis=COUNT_AXIS),
+        rows=[TableRow(period_label(b), thousands(b.value), None) for b in buckets],
+        total=thousands(overview.total),
+        total_label=f"AI minutes across every account in the range{so_far}",
+        change=change_text(None, ONGOING) if ongoing else change_text(overview.change),
+        projection=None if overview.projection is None else thousands(overview.projection),
+        has_data=bool(buckets) and (bool(overview.total) or any(b.value for b in buckets)),
+        compare=False,
+        empty=_series_missing(overview.series_note),
+    )
+
+
+def _series_missing(note: str | None) -> str:
+    """Say why the overview has no buckets (and no trends), if it has none for a reason."""
+    if note is None:
+        return ""
+    return (
+        f"No chart or trends per bucket ({note}); the total, top accounts, movers and "
+        "changes are complete."
+    )
+
+
+def _mover(query: StaffQuery, mover: Mover) -> MoverView:
+    url = _link(query, account=mover.account_id, customer=None, q="", sort=DEFAULT_SORT, page=1)
+    change = mover.change
+    return MoverView(
+        id=mover.account_id,
+        url=url,
+        increase=f"+{thousands(mover.increase)}",
+        previous=thousands(mover.previous),
+        total=thousands(mover.total),
+        change="new" if change is None else signed_pct(change),
+    )
+
+
+def _movers(view: StaffView, ongoing: bool) -> MoversView:
+    overview, query = view.overview, view.query
+    assert overview is not None
+    return MoversView(
+        absolute=tuple(_mover(query, m) for m in overview.movers.absolute),
+        relative=tuple(_mover(query, m) for m in overview.movers.relative),
+        ongoing=ongoing,
+    )
+
+
+REFUSED_SCOPE = "filter refused"
+
+
+def scope_label(query: StaffQuery) -> str:
+    """Name what the staff page shows: every account, an account, a customer of one."""
+    if query.account is None and query.customer is None:
+        return "every account and customer"
+    if query.customer is None:
+        return f"account {query.account}"
+    if query.account is None:
+        return f"customer {query.customer} · every account"
+    return f"account {query.account} · customer {query.customer}"
+
+
+def page_title(scope: str) -> str:
+    """Return the tab's title for what is shown (base.html adds the app's name)."""
+    return f"Staff · AI minutes · {scope}"
 
 
 def _unknown(view: StaffView) -> UnknownView | None:
@@ -204,6 +349,9 @@ def present_staff(view: StaffView, today: date | None = None) -> dict:
         "account_url": _link(query, customer=None, q="", sort=DEFAULT_SORT, page=1),
         "unknown": _unknown(view),
         "ongoing": ongoing,
+        "total_chart": None,
+        "movers": None,
+        "series_note": None,  # why the overview's buckets are coarser than asked
     }
     if view.overview is not None:
         overview = view.overview
@@ -215,7 +363,13 @@ def present_staff(view: StaffView, today: date | None = None) -> dict:
         context["top_chart"] = _ranking_chart(
             "staff-accounts", "Top accounts", overview.accounts, "account", query
         )
-        context["table"] = _table(query, overview.accounts, "account")
+        context["table"] = _table(
+            query, overview.accounts, "account", overview.trends, ongoing, overview.granularity
+        )
+        if overview.buckets and overview.series_note:
+            context["series_note"] = overview.series_note
+        context["total_chart"] = _total_chart(view, ongoing)
+        context["movers"] = _movers(view, ongoing)
     if view.series is not None:
         context["series_chart"] = _series_chart(view, ongoing)
     if view.customers is not None:

@@ -4,6 +4,10 @@ Ids are hostile text. Plotly reads a few HTML tags and entities in tick labels a
 text, so every id is HTML-escaped before it reaches the figure (Plotly shows `&lt;b&gt;` as
 `<b>`), never put into a hover template, and placed by position rather than as a category
 (an account called "other" must not merge with the other bar).
+
+Each bar's customdata is [hover text, URL of its drill-down]: static/staff.js follows the
+URL when a bar is clicked (the other bar has none). Keyboard users have the same links in
+the chart's table of numbers and in the table below it.
 """
 
 from __future__ import annotations
@@ -29,12 +33,16 @@ def _label(text: str) -> str:
     return plotly_text(short)
 
 
-def ranking_figure(top: Sequence[Row], other: int, other_count: int, noun: str) -> dict:
-    """Return a figure: horizontal bars, largest first, the rest summed in one bar."""
+def ranking_figure(
+    top: Sequence[Row], other: int, other_count: int, noun: str, urls: Sequence[str] = ()
+) -> dict:
+    """Return a figure: horizontal bars, largest first, the rest summed in one bar; `urls`
+    are where the top bars drill down to, in the same order."""
     import plotly.graph_objects as go  # heavy: imported on first chart, not at start-up
 
     labels = [_label(row.id) for row in top]
     hover = [plotly_text(row.id) for row in top]
+    links = [*urls, *[""] * (len(top) - len(urls))]
     values = [row.ai_minutes for row in top]
     opacity = [1.0] * len(top)
     if other_count:
@@ -43,15 +51,16 @@ def ranking_figure(top: Sequence[Row], other: int, other_count: int, noun: str) 
         hover.append(rest)
         values.append(other)
         opacity.append(0.45)
+        links.append("")  # the rest is many rows: nothing to drill into
     positions = list(range(len(values) - 1, -1, -1))  # the first bar on top
     figure = go.Figure(
         go.Bar(
             x=values,
             y=positions,
             orientation="h",
-            customdata=hover,
+            customdata=[[text, link] for text, link in zip(hover, links, strict=True)],
             marker={"opacity": opacity},
-            hovertemplate="%{customdata}: %{x:,} AI minutes<extra></extra>",
+            hovertemplate="%{customdata[0]}: %{x:,} AI minutes<extra></extra>",
             name="AI minutes",
         )
     )

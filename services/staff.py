@@ -9,18 +9,32 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from clients.errors import UpstreamError
 from clients.evovoice import AIUsage, EvovoiceClient
-from clients.fanout import both, within_page
+from clients.fanout import both, run_all, within_page
 from clients.result import Fetched
+from core.periods import split
 
 from .filters import StaffQuery
 from .freshness import Freshness
-from .shaping import Bucket, MinutesTotals, change_pct, projection
+from .shaping import Bucket, MinutesTotals, change_pct, projection, up_to
+from .staff_growth import (
+    AccountBuckets,
+    BucketMemo,
+    Movers,
+    Trend,
+    account_buckets,
+    fresh_until,
+    movers,
+    overview_granularity,
+    total_buckets,
+    totals_of,
+    trends,
+)
 from .staff_ranking import Row, customer_records, matching, sorted_records
 from .staff_series import SeriesMemo, SeriesNumbers, expiry, numbers_of
 
@@ -81,17 +95,38 @@ class Series(MinutesTotals):
 
 @dataclass(frozen=True)
 class Overview:
-    """Every account: the total with its change, and the accounts ranked."""
+    """Every account: the total with its change and its buckets, the accounts ranked, how
+    each account on the table's page moved, and the accounts that rose the most."""
 
     total: int | None  # None: EvoVoice listed no account at all
     previous_total: int | None
     projection: int | None
     accounts: Ranking
+    buckets: tuple[Bucket, ...] = ()
+    trends: dict[str, Trend] = field(default_factory=dict)  # the table page's accounts
+    movers: Movers = field(default_factory=lambda: Movers((), ()))
+    granularity: str = "day"  # of the buckets and trends (coarser than asked on big answers)
+    series_note: str | None = None  # why there are no buckets or trends
 
     @property
     def change(self) -> float | None:
         """Return the change against the previous range, in percent."""
         return change_pct(self.total, self.previous_total)
+
+    def up_to(self, today: date) -> Overview:
+        """Return the overview with no value in a bucket after today (not data yet)."""
+        buckets = up_to(self.buckets, today)
+        future = [b.start > today for b in self.buckets]
+        trends = {
+            account: replace(
+                trend,
+                values=tuple(
+                    None if later else v for v, later in zip(trend.values, future, strict=True)
+                ),
+            )
+            for account, trend in self.trends.items()
+        }
+        return replace(self, buckets=tuple(buckets), trends=trends)
 
 
 @dataclass(frozen=True)
@@ -206,10 +241,12 @@ class StaffService:
         evovoice: EvovoiceClient | None,
         now=lambda: datetime.now(UTC),
         series_memo: SeriesMemo | None = None,
+        bucket_memo: BucketMemo | None = None,
     ) -> None:
         self.evovoice = evovoice
         self.now = now
         self.series_memo = series_memo
+        self.bucket_memo = bucket_memo
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -245,19 +282,74 @@ class StaffService:
         return self.client.usage(old.start, old.end, query.account, query.customer, refresh=refresh)
 
     def _all(self, query: StaffQuery, refresh: bool) -> StaffView:
+        r = query.range
         current, previous = both(
             lambda: self.usage(query, refresh=refresh), lambda: self._previous(query, refresh)
         )
         usage = current.value
         total = usage.minutes()
-        r = query.range
+        ranking = rank(usage, ("accounts",), account_id, query.sort, query.q, query.page)
+        now, before = totals_of(usage), totals_of(previous.value)
+        # The buckets come after the range and its previous one: on a cold cache with a
+        # large answer per bucket, a page past its deadline then has those saved at least,
+        # and shows the total, ranking and movers while the buckets are still read.
+        granularity, note = overview_granularity(r, current.value.size)
+        buckets, series_error = None, None
+        if granularity is not None:
+            buckets, series_error = self._overview_buckets(query, granularity, current, refresh)
+        if series_error is not None:
+            note = series_error.message
+        minutes = list(buckets.minutes) if buckets is not None else []
         overview = Overview(
             total=total,
             previous_total=previous.value.minutes(),
             projection=projection(total, r.start, r.end, self.now()),
-            accounts=rank(usage, ("accounts",), account_id, query.sort, query.q, query.page),
+            accounts=ranking,
+            buckets=(
+                total_buckets(split(r.start, r.end, granularity), minutes)
+                if minutes and granularity
+                else ()
+            ),
+            trends=trends((row.account_id for row in ranking.table.rows), now, before, minutes),
+            movers=movers(now, before),
+            granularity=granularity or r.granularity,
+            series_note=note,
         )
-        return StaffView(query, Freshness.of([current, previous]), overview=overview)
+        results: list[Fetched] = [current, previous]
+        if buckets is not None:
+            results.extend(buckets.results)
+        return StaffView(query, Freshness.of(results), overview=overview)
+
+    def _overview_buckets(
+        self, query: StaffQuery, granularity: str, current: Fetched[AIUsage], refresh: bool
+    ) -> tuple[AccountBuckets | None, UpstreamError | None]:
+        """Return every account's minutes per bucket (remembered while their answers are
+        fresh), or the error that kept a bucket from being read: the rest of the overview
+        stands without them."""
+        r = query.range
+        spans = split(r.start, r.end, granularity)
+        if len(spans) == 1:
+            return account_buckets([current]), None  # one bucket is the range, read already
+        key = (r.start, r.end, granularity)
+        memo = self.bucket_memo
+        if memo is not None and not refresh:
+            found = memo.get(key, self.now())
+            if found is not None:
+                return found, None
+
+        def bucket(span: tuple) -> Callable[[], Fetched[AIUsage]]:
+            # Account totals only: small in memory, and cached per bucket like the series
+            # of one account, so a later view reads them from the cache.
+            return lambda: self.client.usage(span[0], span[1], refresh=refresh, totals_only=True)
+
+        try:
+            fetched = run_all([bucket(s) for s in spans], at_once=self.client.concurrency)
+        except UpstreamError as exc:
+            return None, exc
+        numbers = account_buckets(fetched)
+        if memo is not None:
+            memo.put(key, numbers, fresh_until(fetched, self.client.upstream.policy.ttl_for))
+        return numbers, None
 
     def _series(self, query: StaffQuery, refresh: bool) -> SeriesNumbers:
         """Return the scope's minutes per bucket (remembered while their answers are fresh)."""

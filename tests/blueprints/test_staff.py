@@ -60,7 +60,8 @@ def figures(html: str) -> dict[str, dict]:
 def table(html: str, table_id: str) -> list[tuple[str, str, str]]:
     """Return (id, minutes, share) of each row of a staff table, as a person reads them."""
     body = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.S).group(1)
-    rows = re.findall(r'<tr><th scope="row">(.*?)</th><td>(.*?)</td><td>(.*?)</td></tr>', body)
+    # The accounts table has a trend and a change after these (see test_staff_growth.py).
+    rows = re.findall(r'<tr><th scope="row">(.*?)</th><td>(.*?)</td><td>(.*?)</td>', body)
     return [(unescape(re.sub(r"<[^>]+>", "", i)), m, s) for i, m, s in rows]
 
 
@@ -133,7 +134,10 @@ def test_every_account_total_change_chart_and_table(staff):
     bars = figures(html)["staff-accounts-data"]["data"][0]
     assert bars["x"] == [m for _, m in expected]  # five accounts: all in the top ten, no other
     assert sum(bars["x"]) == total
-    assert [unescape(t) for t in bars["customdata"]] == [i for i, _ in expected]
+    assert [unescape(t) for t, _ in bars["customdata"]] == [i for i, _ in expected]
+    # Each bar drills into its account, as the table's link does.
+    links = re.findall(r'<th scope="row"><a href="([^"]+)"', html.split('id="staff-accounts"')[1])
+    assert [url for _, url in bars["customdata"]] == [unescape(u) for u in links]
 
     assert table(html, "staff-accounts") == [(i, f"{m:,}", share(m, total)) for i, m in expected]
 
@@ -159,10 +163,14 @@ def test_an_account_shows_its_series_its_customers_and_top_customers(staff, sims
     assert len(customers) > PAGE_SIZE  # 4 named + 40 synthetic (those with usage)
     minutes_sum = sum(m for _, m in customers)
     bars = charts["staff-customers-data"]["data"][0]
-    assert [unescape(t) for t in bars["customdata"][:10]] == [c for c, _ in customers[:10]]
+    assert [unescape(t) for t, _ in bars["customdata"][:10]] == [c for c, _ in customers[:10]]
+    assert all(
+        f"customer={c}" in url
+        for (_, url), (c, _) in zip(bars["customdata"][:10], customers[:10], strict=True)
+    )
     assert bars["x"][:10] == [m for _, m in customers[:10]]
     assert bars["x"][10] == sum(m for _, m in customers[10:])
-    assert bars["customdata"][10] == f"{len(customers) - 10} other customers"
+    assert bars["customdata"][10] == [f"{len(customers) - 10} other customers", ""]
     assert sum(bars["x"]) == minutes_sum
 
     assert table(html, "staff-customers") == [
@@ -436,7 +444,7 @@ def test_hostile_ids_render_as_text_in_html_and_json(staff, account):
         assert "<" not in block and "\u2028" not in block and "&" not in block
     if account == HOSTILE:
         bars = figures(html)["staff-customers-data"]["data"][0]
-        assert "&lt;b&gt;bold&lt;/b&gt;" in bars["customdata"]  # Plotly shows it as text
+        assert "&lt;b&gt;bold&lt;/b&gt;" in [t for t, _ in bars["customdata"]]  # shown as text
         assert "&lt;b&gt;bold&lt;/b&gt;" in html  # the table, escaped by Jinja
 
 

@@ -29,8 +29,8 @@ def test_staff_page_draws_every_chart(staff_page, charts, shoot, browser_log):
 
     drawn = charts.check(page)
 
-    assert [c.id for c in drawn] == ["staff-accounts-data"]
-    bars = drawn[0].traces[-1]
+    assert [c.id for c in drawn] == ["staff-total-data", "staff-accounts-data"]
+    bars = drawn[1].traces[-1]
     # One bar per row of the chart's table of numbers: the top accounts and "other", if any.
     numbers = page.locator("figure[aria-labelledby='staff-accounts-title'] details tbody tr")
     assert bars.drawn == numbers.count() > 0
