@@ -78,6 +78,7 @@ def test_the_sparkline_breaks_at_missing_values_and_reads_typed_arrays():
 def test_the_compared_range_is_the_querys_previous_range_only_when_comparing():
     query = UsageQuery(start=date(2026, 3, 1), end=date(2026, 3, 10), compare="previous")
     compared = compared_range(query)
-    assert compared is not None and compared.label == "2026-02-15 – 2026-02-24"  # two whole weeks back
+    # A ten-day range by day is compared with the same weekdays two whole weeks back.
+    assert compared is not None and compared.label == "2026-02-15 – 2026-02-24"
     assert compared_range(UsageQuery(start=date(2026, 3, 1), end=date(2026, 3, 10))) is None
     assert compared_range(None) is None
