@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
@@ -147,20 +147,33 @@ def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
-def _ranking_chart(chart_id: str, title: str, ranking: Ranking, noun: str, query) -> RankingChart:
-    rows = tuple(_row(query, r) for r in ranking.top)
+def ranking_chart(
+    chart_id: str, title: str, ranking: Ranking, noun: str, urls: Sequence[str | None] = ()
+) -> RankingChart:
+    """Return the top N bars and the rest in one; `urls` are where the top rows lead, if
+    anywhere (a customer's own tenant page leads nowhere: it shows every customer)."""
+    links = [*urls, *[None] * (len(ranking.top) - len(urls))]
+    rows = tuple(
+        RowView(r.id, url, thousands(r.ai_minutes), _share(r.share))
+        for r, url in zip(ranking.top, links, strict=True)
+    )
     if ranking.other_count:
         rest = f"{_plural(ranking.other_count, 'other ' + noun)}"
         rows += (RowView(rest, None, thousands(ranking.other), _share(ranking.other_share)),)
-    urls = [_drill(query, r) for r in ranking.top]
     return RankingChart(
         id=chart_id,
         title=title,
         label=noun.capitalize(),
-        figure=ranking_figure(ranking.top, ranking.other, ranking.other_count, noun, urls),
+        figure=ranking_figure(
+            ranking.top, ranking.other, ranking.other_count, noun, [u or "" for u in links]
+        ),
         has_data=ranking.sum > 0,
         rows=rows,
     )
+
+
+def _ranking_chart(chart_id: str, title: str, ranking: Ranking, noun: str, query) -> RankingChart:
+    return ranking_chart(chart_id, title, ranking, noun, [_drill(query, r) for r in ranking.top])
 
 
 _ARIA = {"id": "ascending", "-id": "descending", "minutes": "ascending", "-minutes": "descending"}

@@ -18,6 +18,7 @@ from .formatting import (
     span_label,
     thousands,
 )
+from .staff import ranking_chart
 
 if TYPE_CHECKING:
     from services.filters import UsageQuery
@@ -237,7 +238,7 @@ def present_usage(view: UsageView, today: date | None = None) -> dict:
             for index, p in enumerate(section.other_panels, start=1)
         ]
         notices = metric_notices(section)
-    minutes_chart = None
+    minutes_chart = customers_chart = None
     if view.minutes is not None and view.minutes.error is None:
         section = view.minutes
         minutes_chart = _chart(
@@ -255,6 +256,13 @@ def present_usage(view: UsageView, today: date | None = None) -> dict:
             projection=section.projection,
             today=today,
         )
+        if section.customers is not None:
+            customers_chart = ranking_chart(
+                "chart-ai-minutes-customers",
+                "AI minutes by customer",
+                section.customers,
+                "customer",
+            )
     return {
         "view": view,
         "metric_charts": metric_charts,
@@ -262,4 +270,5 @@ def present_usage(view: UsageView, today: date | None = None) -> dict:
         "metric_notices": notices,
         "minutes_chart": minutes_chart,
         "minutes_notice": minutes_notice(view.minutes) if minutes_chart else None,
+        "customers_chart": customers_chart,
     }

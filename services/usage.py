@@ -15,6 +15,7 @@ from clients.result import Fetched
 from .filters import UsageQuery, fit_to_history
 from .freshness import Freshness
 from .shaping import Bucket, MinutesTotals, MonthPace, change_pct, metric_buckets, month_pace
+from .staff import Ranking, customer_id, rank
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class MinutesSection(MinutesTotals):
     previous_total: int | None = None
     projection: MonthPace | None = None
     error: UpstreamError | None = None
+    # A tenant of a whole account: its customers ranked over the range (None otherwise).
+    customers: Ranking | None = None
 
 
 @dataclass(frozen=True)
@@ -285,8 +288,27 @@ class UsageService:
             total=series.total,
             previous_total=previous_total,
             projection=month_pace(buckets, self.now(), total=series.total),
+            customers=self._customers(scope, query),
         )
         return section, [*prior_results, *series.results]
+
+    def _customers(self, scope: TenantScope, query: UsageQuery) -> Ranking | None:
+        """Rank a whole account's customers over the range, as staff see them.
+
+        The range's whole-account answer was just read for the total (its customers left
+        out): this reads it again whole, from the cache. A breakdown that cannot be read
+        leaves the rest of the section as it is.
+        """
+        if scope.customer_id is not None:
+            return None
+        try:
+            whole = self.client.usage(query.start, query.end, scope.account_id)
+        except UpstreamError:
+            return None
+        ranking = rank(
+            whole.value, ("customers", scope.account_id), customer_id, "-minutes", "", 1
+        )
+        return ranking if ranking.count else None
 
 
 def other_metrics(usage: IsnotaiUsage, query: UsageQuery) -> tuple[str, ...]:

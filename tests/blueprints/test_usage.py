@@ -17,6 +17,8 @@ from simulators.data import EVOVOICE_ACCOUNTS, evovoice_expected, isnotai_expect
 NORTHWIND = "acct-northwind"
 HOSTILE = "acct-</script><script>alert(1)</script>"
 UNICODE = "zürich-東京-Ωmega"
+# A whole-account tenant (acme) also sees its AI minutes by customer.
+BY_CUSTOMER = "chart-ai-minutes-customers-data"
 
 
 @pytest.fixture
@@ -67,7 +69,10 @@ def test_a_customer_sees_all_five_metrics_and_ai_minutes(client, tenants, login)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     charts = figures(html)
-    assert set(charts) == {f"chart-{m}-data" for m in METRICS} | {"chart-ai-minutes-data"}
+    assert set(charts) == {f"chart-{m}-data" for m in METRICS} | {
+        "chart-ai-minutes-data",
+        BY_CUSTOMER,
+    }
     expected = isnotai_expected("acme", start, end)
     api_calls = charts["chart-ApiCalls-data"]["data"][-1]
     assert api_calls["type"] == "bar"
@@ -134,7 +139,7 @@ def test_compare_overlays_the_previous_range(client, tenants, login):
     start, _end, query = past_query(7)
     html = client.get(f"/usage?{query}&compare=previous&metric=events").get_data(as_text=True)
     charts = figures(html)
-    assert set(charts) == {"chart-Events-data", "chart-ai-minutes-data"}
+    assert set(charts) == {"chart-Events-data", "chart-ai-minutes-data", BY_CUSTOMER}
     previous, current = charts["chart-Events-data"]["data"]
     # Both ranges are named by their ISO dates, in the legend and in the hover.
     before_start, before_end = start - timedelta(days=7), start - timedelta(days=1)
@@ -197,7 +202,7 @@ def test_bad_input_is_named_and_never_reaches_upstream(client, tenants, login, s
 def test_metric_names_are_case_insensitive(client, tenants, login):
     login(client, "acme@example.com")
     html = client.get("/usage?preset=7d&metric=STORAGEBYTES").get_data(as_text=True)
-    assert set(figures(html)) == {"chart-StorageBytes-data", "chart-ai-minutes-data"}
+    assert set(figures(html)) == {"chart-StorageBytes-data", "chart-ai-minutes-data", BY_CUSTOMER}
 
 
 # -- upstream trouble -------------------------------------------------------------------------

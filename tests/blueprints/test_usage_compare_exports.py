@@ -162,7 +162,7 @@ def test_ai_minutes_alone_reads_and_shows_no_isnotai(client, tenants, login, sim
     response = client.get(f"/usage?{query}&metric=ai-minutes")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert set(figures(html)) == {"chart-ai-minutes-data"}
+    assert set(figures(html)) == {"chart-ai-minutes-data", "chart-ai-minutes-customers-data"}
     assert 'id="metrics-title"' not in html and "metrics.csv" not in html
     assert calls(sims, "/ai/usage") and not calls(sims, "/v1/usage")
     link = unescape(re.search(r'href="([^"]*ai-minutes\.csv[^"]*)"', html).group(1))

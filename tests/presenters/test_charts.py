@@ -68,7 +68,7 @@ def ranking_chart() -> RankingChart:
     ("template", "macro", "make"),
     [
         ("macros/charts.html", "chart", series_chart),
-        ("staff/_table.html", "ranking_chart", ranking_chart),
+        ("macros/charts.html", "ranking_chart", ranking_chart),
     ],
 )
 def test_figure_json_in_a_page_cannot_end_its_script_element(app, template, macro, make):
