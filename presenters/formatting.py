@@ -83,14 +83,16 @@ def thousands(value: int | float | None) -> str:
 
 def _pct(size: float) -> str:
     """Format a positive percentage to 2 significant digits, at least to the whole percent."""
-    if size >= 10:
+    # Bounds where rounding reaches the next form: 9.96 is "10", 0.998 is "1.0".
+    if size >= 9.95:
         return f"{size:,.0f}"
-    if size >= 1:
+    if size >= 0.995:
         return f"{size:.1f}"
     if size < 0.01:
         return "<0.01"
-    places = 1 - math.floor(math.log10(size))  # 2 significant digits: 0.34, 0.034
-    return f"{size:.{places}f}"
+    rounded = float(f"{size:.2g}")  # 2 significant digits first: 0.0996 is 0.10, not 0.100
+    places = 1 - math.floor(math.log10(rounded))
+    return f"{rounded:.{places}f}"
 
 
 def signed_pct(value: float | None) -> str:

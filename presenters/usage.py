@@ -187,7 +187,7 @@ def _metric_chart(panel, chart_id: str, today: date | None, view: UsageView) -> 
         projection=panel.projection,
         today=today,
         previous_total=panel.previous_total,
-        no_change=f"no comparison: the previous range is partly {missing}"
+        no_change=f"no comparison: days of the previous range are {missing}"
         if panel.previous_cut
         else NO_PREVIOUS,
         missing=missing,
@@ -211,7 +211,7 @@ def metric_notices(section: MetricsSection) -> list[str]:
     return notices
 
 
-def minutes_notice(section: MinutesSection) -> str | None:
+def minutes_notice(section: MinutesSection, today: date | None = None) -> str | None:
     """Return what the AI-minutes section says above its numbers, if anything."""
     if section.total is None:
         # EvoVoice listed no record: not the same as a record of 0 minutes.
@@ -223,6 +223,17 @@ def minutes_notice(section: MinutesSection) -> str | None:
         return f"No usage recorded for {who} in this range."
     if not section.has_data:
         return "No AI minutes were used in this range."
+    periods = sum(
+        b.value
+        for b in section.buckets
+        if b.value is not None and (today is None or b.start <= today)
+    )
+    if periods != section.total:
+        # EvoVoice rounds each answer: the whole range's is the one it bills.
+        return (
+            f"The total, {section.total:,}, is EvoVoice's answer for the whole range; it rounds "
+            f"each answer, so the periods below, each rounded on its own, add up to {periods:,}."
+        )
     return None
 
 
@@ -269,6 +280,6 @@ def present_usage(view: UsageView, today: date | None = None) -> dict:
         "other_metric_charts": other_charts,
         "metric_notices": notices,
         "minutes_chart": minutes_chart,
-        "minutes_notice": minutes_notice(view.minutes) if minutes_chart else None,
+        "minutes_notice": minutes_notice(view.minutes, today) if minutes_chart else None,
         "customers_chart": customers_chart,
     }

@@ -436,4 +436,4 @@ def test_no_change_is_computed_against_a_range_the_plan_does_not_keep(client, te
         past_window.index('id="metrics-title"') : past_window.index('id="minutes-title"')
     ]
     assert "% vs " not in metrics
-    assert "no comparison: the previous range is partly not available on the Pro plan" in metrics
+    assert "no comparison: days of the previous range are not available on the Pro plan" in metrics

@@ -65,7 +65,9 @@ def test_thousands_never_rounds_an_int(value, text):
 @pytest.mark.parametrize(
     ("value", "text"),
     [(None, "–"), (12.345, "+12 %"), (-3.0, "−3.0 %"), (0.0, "0 %"), (1234.6, "+1,235 %"),
-     (0.34, "+0.34 %"), (-0.0341, "−0.034 %"), (-0.0004, "−<0.01 %"), (9.96, "+10.0 %")],
+     (0.34, "+0.34 %"), (-0.0341, "−0.034 %"), (-0.0004, "−<0.01 %"), (9.96, "+10 %"),
+     (-0.998, "−1.0 %"),
+     (0.0996, "+0.10 %")],
 )  # fmt: skip
 def test_signed_pct_shows_movement_and_never_minus_zero(value, text):
     assert signed_pct(value) == text

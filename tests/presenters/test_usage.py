@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import render_template_string
 
-from presenters.usage import present_usage
+from presenters.usage import minutes_notice, present_usage
 from services.filters import UsageQuery
 from services.freshness import Freshness
 from services.shaping import Bucket, MonthPace
@@ -147,3 +147,17 @@ def test_the_table_is_open_in_the_html_and_marked_for_the_script_to_fold(app):
     empty = MetricPanel("Events", weeks([None] * 6), None, None, None, None)
     (chart,) = present_usage(view([empty]))["metric_charts"]
     assert '<details class="numbers" open>' in render(chart, app)
+
+
+def test_periods_that_do_not_add_up_to_evovoices_total_are_explained():
+    days = [date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)]
+    buckets = [Bucket(d, d, v) for d, v in zip(days, [2, 3, 0], strict=True)]
+    rounded = MinutesSection("acct", None, buckets=buckets, total=6)
+    assert minutes_notice(rounded) == (
+        "The total, 6, is EvoVoice's answer for the whole range; it rounds each answer, so "
+        "the periods below, each rounded on its own, add up to 5."
+    )
+    assert minutes_notice(MinutesSection("acct", None, buckets=buckets, total=5)) is None
+    # A day still to come is not data: EvoVoice's 0 for it counts for nothing either way.
+    ahead = [*buckets[:2], Bucket(days[2], days[2], 9)]
+    assert minutes_notice(MinutesSection("acct", None, buckets=ahead, total=5), days[1]) is None
