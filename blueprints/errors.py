@@ -94,10 +94,17 @@ def _way_on(error: HTTPException) -> dict:
             context["action_url"] = action_page_url(posted)
             context["action_label"] = f"Go to the {page.name} page"
         elif error.description == MethodNotAllowed.description:
+            # Whether the address is a page (GET) or an action (POST), say which it is.
+            context["name"] = "Not a request this address takes"
+            allowed = ", ".join(sorted(set(error.valid_methods or ()) - {"HEAD", "OPTIONS"}))
             context["description"] = (
-                f"This address cannot be used with a {request.method} request; "
-                "it is not a page to open."
+                f"This address cannot be used with a {request.method} request; it answers "
+                f"{allowed or 'other requests'} only."
+                + (" Open it as a page with the link below." if "GET" in allowed else "")
             )
+            if "GET" in allowed:
+                context["action_url"] = request.path
+                context["action_label"] = "Open this page"
     return context
 
 

@@ -71,7 +71,7 @@ def ranking_figure(
         margin={"l": 12, "r": 12, "t": 8, "b": 36},
         showlegend=False,
         bargap=0.2,
-        xaxis={"tickformat": ",~d", "rangemode": "tozero", "fixedrange": True},
+        xaxis={"tickformat": ",~d", "nticks": 5, "rangemode": "tozero", "fixedrange": True},
         yaxis={
             "tickmode": "array",
             "tickvals": positions,

@@ -284,6 +284,17 @@
     return element && !element.disabled && element.getClientRects().length > 0;
   }
 
+  // A screen reader hears one line per new set of results, not the whole region read out.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var root = event.detail.target;
+    var status = document.getElementById("results-status");
+    if (!status || !root || root.id !== "results") return;
+    var range = root.querySelector("#results-range");
+    var refused = root.querySelector("[role=alert]");
+    status.textContent = "Results updated. " + ((refused || range || root).textContent || "")
+      .replace(/\s+/g, " ").trim();
+  });
+
   document.addEventListener("htmx:afterSettle", function (event) {
     var was = focusedBeforeSwap;
     var root = event.detail.target;

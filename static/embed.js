@@ -50,6 +50,13 @@
       // A successful update: any earlier "try again" message no longer applies.
       var line = document.getElementById("widget-status");
       if (line) line.textContent = "";
+      // The range link that was used went with the old content: keep the keyboard on the
+      // range now shown, not on the page's body.
+      var active = document.activeElement;
+      if (!active || active === document.body || !document.contains(active)) {
+        var current = target.querySelector("nav.ranges a[aria-current]");
+        if (current) current.focus();
+      }
     }
   });
 

@@ -280,8 +280,12 @@ def test_opening_a_buttons_address_leads_to_its_page(
 def test_another_method_refused_says_so_plainly(customer):
     response = customer.post("/usage")
     assert_own_page(response, 405)
-    assert "cannot be used with a POST request" in response.get_data(as_text=True)
-    assert way_on(response) == [("/", "Go to your dashboard")]
+    body = response.get_data(as_text=True)
+    # /usage is a page: it is never called "not a page", only not a POST.
+    assert "<h1>Not a request this address takes</h1>" in body
+    assert "cannot be used with a POST request; it answers GET only." in body
+    assert ("/usage", "Open this page") in way_on(response)
+    assert ("/", "Go to your dashboard") in way_on(response)
 
 
 def test_htmx_gets_only_the_notice(customer):

@@ -27,10 +27,10 @@ def shown_range(page) -> tuple[date, date]:
 
 
 def previous_of(start: date, end: date) -> str:
-    """Name the previous range of equal length, as the page does."""
+    """Name the previous range of a daily view, as the page does: whole weeks back."""
     days = (end - start).days + 1
-    before, last = start - timedelta(days=days), start - timedelta(days=1)
-    return f"{before.isoformat()} – {last.isoformat()}"
+    shift = timedelta(days=-(-days // 7) * 7)  # the fewest whole weeks that clear the range
+    return f"{(start - shift).isoformat()} – {(end - shift).isoformat()}"
 
 
 # Every tile as the page shows it, beside the chart card it stands for.
