@@ -13,7 +13,7 @@ from services.shaping import partial
 from .formatting import Change, period_label
 
 if TYPE_CHECKING:
-    from services.shaping import Bucket
+    from services.shaping import Bucket, MonthPace
 
 BYTES_AXIS = {"tickformat": ".3~s", "ticksuffix": "B"}
 COUNT_AXIS = {"tickformat": ",~d"}
@@ -40,7 +40,6 @@ class Chart:
     total: str
     total_label: str
     change: Change | str
-    projection: str | None  # a range's projection, as staff views print it
     has_data: bool
     compare: bool
     empty: str = ""  # what to say instead of the chart when it has no data, if not the usual
@@ -55,6 +54,22 @@ class Pace:
     so_far: str  # "month to date 12,345" or "2026-11-24 to date 4,000"
     projected: str  # "on pace for 19,800"
     explanation: str
+
+
+def pace_of(pace: MonthPace | None, noun: str, fmt) -> Pace | None:
+    """Word a month's pace for a card: its figures, and the why for hover and focus."""
+    if pace is None:
+        return None
+    since = "month to date" if pace.whole_month else f"{pace.since.isoformat()} to date"
+    begun = "the 1st" if pace.whole_month else pace.since.isoformat()
+    return Pace(
+        so_far=f"{since} {fmt(pace.so_far)}",
+        projected=f"on pace for {fmt(pace.projected)}",
+        explanation=(
+            f"Projection of {noun} to the end of the month ({pace.month_end.isoformat()}) "
+            f"at the run rate since {begun}, counting today's hours so far."
+        ),
+    )
 
 
 MAX_TICKS = 8  # labelled ticks on the x axis; more buckets than this get every n-th one

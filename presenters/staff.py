@@ -11,7 +11,7 @@ from flask import url_for
 
 from services.filters import DEFAULT_SORT, MAX_ID, MAX_SEARCH, SORTS
 
-from .charts import COUNT_AXIS, Chart, TableRow, series_figure
+from .charts import COUNT_AXIS, Chart, TableRow, pace_of, series_figure
 from .formatting import ONGOING, change_text, period_label, signed_pct, thousands
 from .staff_charts import ranking_figure
 from .staff_sparkline import Sparkline, sparkline
@@ -242,24 +242,33 @@ def _table(
     )
 
 
-def _series_chart(view: StaffView, ongoing: bool) -> Chart:
+def _series_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
     series = view.series
     buckets = list(series.buckets)
+    granularity = view.query.range.granularity
     return Chart(
         id="staff-series",
         title="AI minutes",
-        figure=series_figure("AI minutes", buckets, None, line=False, unit_axis=COUNT_AXIS),
+        figure=series_figure(
+            "AI minutes",
+            buckets,
+            None,
+            line=False,
+            unit_axis=COUNT_AXIS,
+            granularity=granularity,
+            today=today,
+        ),
         rows=[TableRow(period_label(b), thousands(b.value), None) for b in buckets],
         total=thousands(series.total),
         total_label="in the range so far" if ongoing else "in the range",
         change=change_text(None, ONGOING) if ongoing else change_text(series.change),
-        projection=None if series.projection is None else thousands(series.projection),
+        pace=pace_of(series.projection, "AI minutes", thousands),
         has_data=series.has_data,
         compare=False,
     )
 
 
-def _total_chart(view: StaffView, ongoing: bool) -> Chart:
+def _total_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
     """The all-account total over the range, with its change and projection."""
     overview = view.overview
     assert overview is not None
@@ -268,12 +277,20 @@ def _total_chart(view: StaffView, ongoing: bool) -> Chart:
     return Chart(
         id="staff-total",
         title="AI minutes",
-        figure=series_figure("AI minutes", buckets, None, line=False, unit_axis=COUNT_AXIS),
+        figure=series_figure(
+            "AI minutes",
+            buckets,
+            None,
+            line=False,
+            unit_axis=COUNT_AXIS,
+            granularity=overview.granularity,
+            today=today,
+        ),
         rows=[TableRow(period_label(b), thousands(b.value), None) for b in buckets],
         total=thousands(overview.total),
         total_label=f"AI minutes across every account in the range{so_far}",
         change=change_text(None, ONGOING) if ongoing else change_text(overview.change),
-        projection=None if overview.projection is None else thousands(overview.projection),
+        pace=pace_of(overview.projection, "AI minutes", thousands),
         has_data=bool(buckets) and (bool(overview.total) or any(b.value for b in buckets)),
         compare=False,
         empty=_series_missing(overview.series_note),
@@ -370,9 +387,6 @@ def present_staff(view: StaffView, today: date | None = None) -> dict:
         overview = view.overview
         context["total"] = thousands(overview.total)
         context["change"] = change_text(None, ONGOING) if ongoing else change_text(overview.change)
-        context["projection"] = (
-            None if overview.projection is None else thousands(overview.projection)
-        )
         context["top_chart"] = _ranking_chart(
             "staff-accounts", "Top accounts", overview.accounts, "account", query
         )
@@ -381,10 +395,10 @@ def present_staff(view: StaffView, today: date | None = None) -> dict:
         )
         if overview.buckets and overview.series_note:
             context["series_note"] = overview.series_note
-        context["total_chart"] = _total_chart(view, ongoing)
+        context["total_chart"] = _total_chart(view, ongoing, today)
         context["movers"] = _movers(view, ongoing)
     if view.series is not None:
-        context["series_chart"] = _series_chart(view, ongoing)
+        context["series_chart"] = _series_chart(view, ongoing, today)
     if view.customers is not None:
         context["top_chart"] = _ranking_chart(
             "staff-customers", "Top customers", view.customers, "customer", query

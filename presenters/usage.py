@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from services.shaping import change_pct, last_value, partial, up_to
 
-from .charts import BYTES_AXIS, COUNT_AXIS, Chart, Pace, TableRow, series_figure
+from .charts import BYTES_AXIS, COUNT_AXIS, Chart, TableRow, pace_of, series_figure
 from .formatting import (
     NO_PREVIOUS,
     ONGOING,
@@ -22,7 +22,7 @@ from .staff import ranking_chart
 
 if TYPE_CHECKING:
     from services.filters import UsageQuery
-    from services.shaping import Bucket, MonthPace
+    from services.shaping import Bucket
     from services.usage import MetricsSection, MinutesSection, UsageView
 
 METRIC_LABELS = {
@@ -88,21 +88,6 @@ def _previous_span(query: UsageQuery) -> str:
     return span_label(query.previous_start, query.previous_end)
 
 
-def _pace(pace: MonthPace | None, noun: str, fmt) -> Pace | None:
-    if pace is None:
-        return None
-    since = "month to date" if pace.whole_month else f"{pace.since.isoformat()} to date"
-    begun = "the 1st" if pace.whole_month else pace.since.isoformat()
-    return Pace(
-        so_far=f"{since} {fmt(pace.so_far)}",
-        projected=f"on pace for {fmt(pace.projected)}",
-        explanation=(
-            f"Projection of {noun} to the end of the month ({pace.month_end.isoformat()}) "
-            f"at the run rate since {begun}, counting today's hours so far."
-        ),
-    )
-
-
 def _chart(
     chart_id,
     title,
@@ -157,8 +142,7 @@ def _chart(
         total=card_fmt(total),
         total_label=_total_label(level, ongoing),
         change=change_text(change, no_change, before),
-        projection=None,
-        pace=None if level else _pace(projection, noun, card_fmt),
+        pace=None if level else pace_of(projection, noun, card_fmt),
         has_data=any(b.value is not None for b in buckets),
         compare=previous is not None,
         previous_label=f"Previous: {before}",

@@ -21,7 +21,7 @@ from core.periods import split
 
 from .filters import StaffQuery
 from .freshness import Freshness
-from .shaping import Bucket, MinutesTotals, change_pct, projection, up_to
+from .shaping import Bucket, MinutesTotals, MonthPace, change_pct, month_pace, up_to
 from .staff_growth import (
     AccountBuckets,
     BucketMemo,
@@ -90,7 +90,7 @@ class Series(MinutesTotals):
     buckets: tuple[Bucket, ...]
     total: int | None  # None: EvoVoice listed no record for the scope in the range
     previous_total: int | None
-    projection: int | None
+    projection: MonthPace | None
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class Overview:
 
     total: int | None  # None: EvoVoice listed no account at all
     previous_total: int | None
-    projection: int | None
+    projection: MonthPace | None
     accounts: Ranking
     buckets: tuple[Bucket, ...] = ()
     trends: dict[str, Trend] = field(default_factory=dict)  # the table page's accounts
@@ -300,16 +300,17 @@ class StaffService:
         if series_error is not None:
             note = series_error.message
         minutes = list(buckets.minutes) if buckets is not None else []
+        over_time = (
+            total_buckets(split(r.start, r.end, granularity), minutes)
+            if minutes and granularity
+            else ()
+        )
         overview = Overview(
             total=total,
             previous_total=previous.value.minutes(),
-            projection=projection(total, r.start, r.end, self.now()),
+            projection=month_pace(over_time, self.now(), total=total),
             accounts=ranking,
-            buckets=(
-                total_buckets(split(r.start, r.end, granularity), minutes)
-                if minutes and granularity
-                else ()
-            ),
+            buckets=over_time,
             trends=trends((row.account_id for row in ranking.table.rows), now, before, minutes),
             movers=movers(now, before),
             granularity=granularity or r.granularity,
@@ -390,7 +391,6 @@ class StaffService:
         return StaffView(query, Freshness.of([scoped, fetched]), unknown=unknown)
 
     def _scoped(self, query: StaffQuery, refresh: bool) -> StaffView:
-        r = query.range
         # One whole-range read tells whether the id is listed before a series of empty
         # buckets is read for it.
         unknown = self._unknown(query, self.usage(query, refresh=refresh))
@@ -403,7 +403,7 @@ class StaffService:
             buckets=series.buckets,
             total=series.total,
             previous_total=previous.value.minutes(query.account, query.customer),
-            projection=projection(series.total, r.start, r.end, self.now()),
+            projection=month_pace(series.buckets, self.now(), total=series.total),
         )
         results: list[Fetched] = [*series.results, previous]
         customers = None

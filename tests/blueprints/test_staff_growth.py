@@ -3,8 +3,9 @@ change, and the top movers; and the heading and tab title that name the scope sh
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from html import unescape
 from urllib.parse import urlencode
 
@@ -50,9 +51,20 @@ def movers(html: str, table_id: str) -> list[tuple[str, str, str, str, str]]:
 
 
 def pct(now: int, before: int) -> str:
+    """Word a change as the README says: whole percents from 10, one decimal from 1, else
+    two significant digits; 0 is "0 %"."""
     change = (now - before) / before * 100
-    sign = "+" if change > 0 else "−" if change < 0 else "±"
-    return f"{sign}{abs(change):,.1f} %"
+    if change == 0:
+        return "0 %"
+    sign, size = ("+" if change > 0 else "−"), abs(change)
+    if round(size, 1) >= 10:
+        text = f"{size:,.0f}"
+    elif round(size, 2) >= 1:
+        text = f"{size:.1f}"
+    else:  # two significant digits, trailing zero kept: 0.10, 0.034
+        rounded = float(f"{size:.2g}")
+        text = f"{rounded:.{1 - math.floor(math.log10(rounded))}f}"
+    return f"{sign}{text} %"
 
 
 def test_the_total_over_the_range_is_a_chart_of_every_account_per_day(staff):
@@ -228,3 +240,17 @@ def test_with_many_customers_the_buckets_coarsen_and_reads_stay_bounded(
     ranges = {(start, end), previous(start, end), *([] if len(spans) == 1 else spans)}
     assert asked == {(str(s), str(e)) for s, e in ranges}
     assert 'aria-label="AI minutes per ' + shown in html
+
+
+def test_the_overview_and_an_account_show_the_months_pace_as_usage_does(staff):
+    today = datetime.now(UTC).date()
+    first = today.replace(day=1)
+    html = staff.get("/staff?preset=mtd&granularity=day").get_data(as_text=True)
+    total = evovoice_minutes(first, today)
+    assert f"month to date {total:,} · on pace for " in html
+    assert "by the end of the range" not in html  # the range's old projection is gone
+    account = "acct-northwind"
+    html = staff.get(f"/staff?preset=mtd&granularity=day&account={account}").get_data(
+        as_text=True
+    )
+    assert f"month to date {evovoice_minutes(first, today, account_id=account):,} · " in html

@@ -50,7 +50,7 @@ def series_chart() -> Chart:
     figure = series_figure(HOSTILE, buckets([1, 2]), None, line=False, unit_axis=COUNT_AXIS)
     return Chart(
         id="chart-x", title="Events", figure=figure, rows=[], total="3",
-        total_label="in the range", change="", projection=None, has_data=True, compare=False,
+        total_label="in the range", change="", has_data=True, compare=False,
     )  # fmt: skip
 
 

@@ -30,7 +30,7 @@ def chart(values, change="+12.5 % vs previous range", chart_id="chart-Events") -
     figure = series_figure("Events", buckets, previous, line=False, unit_axis=COUNT_AXIS)
     return Chart(
         id=chart_id, title="Events", figure=figure, rows=[], total="12", total_label="in the range",
-        change=change, projection=None, has_data=True, compare=True,
+        change=change, has_data=True, compare=True,
     )  # fmt: skip
 
 
