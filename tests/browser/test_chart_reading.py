@@ -105,7 +105,8 @@ def test_compare_names_both_ranges_and_the_change_has_an_arrow_and_words(page, l
     charts.check(page)
     events = chart(page, "Events")
     legend = events.locator(".legendtext").all_text_contents()
-    before_start, before_end = start - timedelta(days=30), start - timedelta(days=1)
+    # 30 days by day: the previous range is the same weekdays five whole weeks back.
+    before_start, before_end = start - timedelta(days=35), end - timedelta(days=35)
     assert legend == [f"previous: {before_start} – {before_end}", f"{start} – {end}"]
     change = events.locator(".change")
     text = change.inner_text()

@@ -87,14 +87,16 @@ def test_kpi_strip_has_a_tile_per_source_metric_with_total_change_and_sparkline(
     for tile in tiles:
         assert tile["title"] == tile["cardTitle"]
         assert tile["total"] == tile["cardTotal"], "the tile repeats the card's total"
-        sign = tile["cardChange"][:1]
+        card_change = tile["cardChange"].lstrip("▲▼ ")  # the card's arrow, then its words
+        sign = card_change[:1]
         expected = {"+": "up", "\u2212": "down", "±": "flat"}.get(sign, "none")
         assert tile["direction"] == expected, tile
         assert f"kpi-{expected}" in tile["changeClass"]
         if expected == "none":  # the card says why
             assert tile["change"] == "no comparison"
         else:
-            assert tile["change"] == f"{tile['cardChange']} ({previous})", "names the dates"
+            assert tile["change"] == card_change, "the tile says what its card says"
+            assert card_change.endswith(f" vs {previous}"), "naming the previous dates"
         assert tile["points"] == expected_points(tile["values"]), tile["title"]
         assert tile["points"] > 0, f"{tile['title']}: no sparkline"
         assert tile["styled"] == 0, "no inline style (the CSP forbids it)"
