@@ -69,11 +69,12 @@ class UsageQuery:
     def previous_shift(self) -> timedelta:
         """Return how far back the previous range lies.
 
-        Daily views go back a whole number of weeks (the fewest that clear the range), so
-        a Monday is compared with a Monday; weekly and monthly buckets have no weekday to
-        keep, so the previous range is the one just before.
+        Daily and weekly views go back a whole number of weeks (the fewest that clear the
+        range): a Monday is compared with a Monday, and a week the range cuts with a week
+        cut on the same days, never a 5-day bucket with a 4-day one. Calendar months have
+        no such shift, so a monthly view is compared with the days just before.
         """
-        if self.granularity == "day":
+        if self.granularity in ("day", "week"):
             return timedelta(days=-(-self.days // 7) * 7)
         return timedelta(days=self.days)
 

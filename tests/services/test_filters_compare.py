@@ -41,13 +41,20 @@ def test_a_daily_previous_range_is_whole_weeks_back(start, end, weeks):
     assert previous.days == query.days and previous.preset is None
 
 
-@pytest.mark.parametrize("granularity", ["week", "month"])
-def test_weekly_and_monthly_previous_ranges_are_the_days_just_before(granularity):
-    query = parse_query(
-        {"start": "2026-01-05", "end": "2026-03-01", "granularity": granularity}, TODAY
-    )
+def test_a_monthly_previous_range_is_the_days_just_before():
+    query = parse_query({"start": "2026-01-05", "end": "2026-03-01", "granularity": "month"}, TODAY)
     assert query.previous_end == date(2026, 1, 4)
     assert query.previous_start == date(2026, 1, 5) - timedelta(days=query.days)
+
+
+def test_a_weekly_previous_range_cuts_its_weeks_on_the_same_days():
+    # From a Wednesday: the first week is cut to 5 days, and so is the previous range's,
+    # which starts on a Wednesday too.
+    query = parse_query({"start": "2026-01-07", "end": "2026-03-01", "granularity": "week"}, TODAY)
+    assert query.previous_start.weekday() == query.start.weekday() == 2
+    assert query.previous_end.weekday() == query.end.weekday() == 6
+    assert query.previous_end < query.start
+    assert (query.start - query.previous_start).days % 7 == 0
 
 
 def test_a_default_preset_compares_weekdays_too():
