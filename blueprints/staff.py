@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from clients.errors import UpstreamError
+from clients.evovoice import NOT_CONFIGURED
 from core.extensions import db, login_manager
 from core.refresh_limits import refresh_retry_after, refresh_wait
 from models import Tenant
@@ -166,7 +167,7 @@ def customer_options():
 def _export(kind: str, header: tuple[str, ...]):
     query, service = _parsed(), staff_service()
     if service.evovoice is None:
-        abort(502, "EvoVoice is not configured.")
+        abort(502, f"{NOT_CONFIGURED}.")
     read = service.account_rows if kind == "accounts" else service.customer_rows
     try:
         rows, freshness = read(query)

@@ -36,6 +36,8 @@ from .responses import json_body, retry_after_seconds, success_body
 from .result import Fetched
 
 API = "EvoVoice"
+# What every page and export says when the service account is not set up.
+NOT_CONFIGURED = "EvoVoice is not configured (USAGE_EVOVOICE_USERNAME is empty)"
 END_DATE_RULES = ("inclusive", "exclusive")
 METHODS = ("auto", "get", "post")
 # How long a detected endDate reading is trusted (shared by every worker through the cache).

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from clients.errors import UpstreamError
-from clients.evovoice import AIUsage, EvovoiceClient
+from clients.evovoice import NOT_CONFIGURED, AIUsage, EvovoiceClient
 from clients.fanout import both, run_all, within_page
 from clients.result import Fetched
 from core.periods import split
@@ -254,7 +254,7 @@ class StaffService:
     def client(self) -> EvovoiceClient:
         """Return the EvoVoice client; callers check `evovoice` first to say it is missing."""
         if self.evovoice is None:
-            raise UpstreamError("EvoVoice", "EvoVoice is not configured.")
+            raise UpstreamError("EvoVoice", NOT_CONFIGURED)
         return self.evovoice
 
     def usage(self, query: StaffQuery, *, refresh: bool = False) -> Fetched[AIUsage]:

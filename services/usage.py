@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from clients.deadline import deadline_in
 from clients.errors import UpstreamError
-from clients.evovoice import EvovoiceClient, MinutesSeries
+from clients.evovoice import NOT_CONFIGURED, EvovoiceClient, MinutesSeries
 from clients.fanout import both, within_page
 from clients.isnotai import IsnotaiClient, IsnotaiUsage
 from clients.result import Fetched
@@ -112,7 +112,6 @@ class UsageView:
 
 
 # What every page, fragment and export says when no EvoVoice credential is set.
-NOT_CONFIGURED = "EvoVoice is not configured (USAGE_EVOVOICE_USERNAME is empty)"
 
 
 class UsageService:
