@@ -98,9 +98,11 @@ def _way_on(error: HTTPException) -> dict:
             context["name"] = "Not a request this address takes"
             allowed = ", ".join(sorted(set(error.valid_methods or ()) - {"HEAD", "OPTIONS"}))
             context["description"] = (
-                f"This address cannot be used with a {request.method} request; it answers "
+                "This address is a page: it is opened, not sent a form or an action "
+                f"(a {request.method} request). Open it with the link below."
+                if "GET" in allowed
+                else f"This address does not take a {request.method} request; it answers "
                 f"{allowed or 'other requests'} only."
-                + (" Open it as a page with the link below." if "GET" in allowed else "")
             )
             if "GET" in allowed:
                 context["action_url"] = request.path

@@ -12,7 +12,7 @@ from flask import url_for
 from services.filters import DEFAULT_SORT, MAX_ID, MAX_SEARCH, SORTS
 
 from .charts import COUNT_AXIS, Chart, TableRow, pace_of, series_figure
-from .formatting import ONGOING, change_text, period_label, signed_pct, thousands
+from .formatting import ONGOING, change_text, period_label, signed_pct, span_label, thousands
 from .staff_charts import ranking_figure
 from .staff_sparkline import Sparkline, sparkline
 
@@ -242,6 +242,11 @@ def _table(
     )
 
 
+def _previous_span(query: StaffQuery) -> str:
+    """Name the previous range as the usage page does: by the dates the query compares with."""
+    return span_label(query.range.previous_start, query.range.previous_end)
+
+
 def _series_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
     series = view.series
     buckets = list(series.buckets)
@@ -257,11 +262,14 @@ def _series_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
             unit_axis=COUNT_AXIS,
             granularity=granularity,
             today=today,
+            fmt=thousands,
         ),
         rows=[TableRow(period_label(b), thousands(b.value), None) for b in buckets],
         total=thousands(series.total),
         total_label="in the range so far" if ongoing else "in the range",
-        change=change_text(None, ONGOING) if ongoing else change_text(series.change),
+        change=change_text(None, ONGOING)
+        if ongoing
+        else change_text(series.change, against=_previous_span(view.query)),
         pace=pace_of(series.projection, "AI minutes", thousands),
         has_data=series.has_data,
         compare=False,
@@ -285,11 +293,14 @@ def _total_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
             unit_axis=COUNT_AXIS,
             granularity=overview.granularity,
             today=today,
+            fmt=thousands,
         ),
         rows=[TableRow(period_label(b), thousands(b.value), None) for b in buckets],
         total=thousands(overview.total),
         total_label=f"AI minutes across every account in the range{so_far}",
-        change=change_text(None, ONGOING) if ongoing else change_text(overview.change),
+        change=change_text(None, ONGOING)
+        if ongoing
+        else change_text(overview.change, against=_previous_span(view.query)),
         pace=pace_of(overview.projection, "AI minutes", thousands),
         has_data=bool(buckets) and (bool(overview.total) or any(b.value for b in buckets)),
         compare=False,
@@ -386,7 +397,11 @@ def present_staff(view: StaffView, today: date | None = None) -> dict:
     if view.overview is not None:
         overview = view.overview
         context["total"] = thousands(overview.total)
-        context["change"] = change_text(None, ONGOING) if ongoing else change_text(overview.change)
+        context["change"] = (
+            change_text(None, ONGOING)
+            if ongoing
+            else change_text(overview.change, against=_previous_span(query))
+        )
         context["top_chart"] = _ranking_chart(
             "staff-accounts", "Top accounts", overview.accounts, "account", query
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 
 
@@ -27,3 +28,20 @@ def customers_by_minutes(body: dict, account: str) -> list[tuple[str, int]]:
     rows = [(c["customerId"], c["aiMinutes"]) for c in body["customerUsage"]]
     assert all(c["accountId"] == account for c in body["customerUsage"])
     return sorted(rows, key=lambda r: (-r[1], r[0]))
+
+
+def pct(now: int, before: int) -> str:
+    """Word a change as the README says: whole percents from 10, one decimal from 1, else
+    two significant digits; 0 is "0 %"."""
+    change = (now - before) / before * 100
+    if change == 0:
+        return "0 %"
+    sign, size = ("+" if change > 0 else "−"), abs(change)
+    if round(size, 1) >= 10:
+        text = f"{size:,.0f}"
+    elif round(size, 2) >= 1:
+        text = f"{size:.1f}"
+    else:  # two significant digits, trailing zero kept: 0.10, 0.034
+        rounded = float(f"{size:.2g}")
+        text = f"{rounded:.{1 - math.floor(math.log10(rounded))}f}"
+    return f"{sign}{text} %"

@@ -283,7 +283,7 @@ def test_another_method_refused_says_so_plainly(customer):
     body = response.get_data(as_text=True)
     # /usage is a page: it is never called "not a page", only not a POST.
     assert "<h1>Not a request this address takes</h1>" in body
-    assert "cannot be used with a POST request; it answers GET only." in body
+    assert "This address is a page: it is opened, not sent a form or an action" in body
     assert ("/usage", "Open this page") in way_on(response)
     assert ("/", "Go to your dashboard") in way_on(response)
 

@@ -18,6 +18,7 @@ import pytest
 from core.periods import split
 from simulators.data import evovoice_expected, evovoice_minutes
 
+from .helpers_staff import pct
 from .test_evovoice_variants import (  # noqa: F401 - fixtures used by name
     APP_SETTINGS,
     DEFAULTS,
@@ -35,12 +36,6 @@ PREVIOUS = (START - (END - START) - timedelta(days=1), START - timedelta(days=1)
 def minutes_by_account(start, end, switches) -> dict[str, int]:
     body = evovoice_expected(start, end, **switches)
     return {a["accountId"]: a["aiMinutes"] for a in body.get("accountUsage", ())}
-
-
-def pct(now: int, before: int) -> str:
-    change = (now - before) / before * 100
-    sign = "+" if change > 0 else "−" if change < 0 else "±"
-    return f"{sign}{abs(change):,.1f} %"
 
 
 def rows_of(html: str, table_id: str) -> list[list[str]]:

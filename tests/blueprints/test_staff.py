@@ -129,7 +129,8 @@ def test_every_account_total_change_chart_and_table(staff):
     before = sum(a["aiMinutes"] for a in evovoice_expected(*previous(start, end))["accountUsage"])
     assert f'<span class="big">{total:,}</span> AI minutes across every account' in html
     change = (total - before) / before * 100
-    assert f"{signed_pct(change)} vs previous range" in html
+    earlier_start, earlier_end = previous(start, end)
+    assert f"{signed_pct(change)} vs {earlier_start} – {earlier_end}" in html  # named by dates
 
     bars = figures(html)["staff-accounts-data"]["data"][0]
     assert bars["x"] == [m for _, m in expected]  # five accounts: all in the top ten, no other

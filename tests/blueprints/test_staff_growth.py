@@ -3,7 +3,6 @@ change, and the top movers; and the heading and tab title that name the scope sh
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, date, datetime
 from html import unescape
@@ -14,7 +13,7 @@ import pytest
 from core.periods import split
 from simulators.data import evovoice_expected, evovoice_minutes
 
-from ..helpers_staff import past
+from ..helpers_staff import past, pct
 from .test_staff import STAFF, figures, people, previous, upstream_calls  # noqa: F401
 
 NORTHWIND = "acct-northwind"
@@ -48,23 +47,6 @@ def movers(html: str, table_id: str) -> list[tuple[str, str, str, str, str]]:
         body,
     )
     return [(unescape(re.sub(r"<[^>]+>", "", r[0])), *r[1:]) for r in rows]
-
-
-def pct(now: int, before: int) -> str:
-    """Word a change as the README says: whole percents from 10, one decimal from 1, else
-    two significant digits; 0 is "0 %"."""
-    change = (now - before) / before * 100
-    if change == 0:
-        return "0 %"
-    sign, size = ("+" if change > 0 else "−"), abs(change)
-    if round(size, 1) >= 10:
-        text = f"{size:,.0f}"
-    elif round(size, 2) >= 1:
-        text = f"{size:.1f}"
-    else:  # two significant digits, trailing zero kept: 0.10, 0.034
-        rounded = float(f"{size:.2g}")
-        text = f"{rounded:.{1 - math.floor(math.log10(rounded))}f}"
-    return f"{sign}{text} %"
 
 
 def test_the_total_over_the_range_is_a_chart_of_every_account_per_day(staff):
@@ -250,7 +232,5 @@ def test_the_overview_and_an_account_show_the_months_pace_as_usage_does(staff):
     assert f"month to date {total:,} · on pace for " in html
     assert "by the end of the range" not in html  # the range's old projection is gone
     account = "acct-northwind"
-    html = staff.get(f"/staff?preset=mtd&granularity=day&account={account}").get_data(
-        as_text=True
-    )
+    html = staff.get(f"/staff?preset=mtd&granularity=day&account={account}").get_data(as_text=True)
     assert f"month to date {evovoice_minutes(first, today, account_id=account):,} · " in html

@@ -101,18 +101,19 @@ def test_compare_names_both_ranges_by_their_dates(app):
     panel = MetricPanel("Events", weeks([1, 7, 7, 7, 7, 1]), before, 30, 30 - 3, None)
     (chart,) = present_usage(view([panel], compare="previous"))["metric_charts"]
     previous, current = chart.figure["data"]
-    assert previous["name"] == "previous: 2026-10-02 – 2026-10-31"
+    # By week, the previous range is the same weekdays five whole weeks back.
+    assert previous["name"] == "previous: 2026-09-27 – 2026-10-26"
     assert current["name"] == "2026-11-01 – 2026-11-30"
-    assert (chart.change.text, chart.change.direction) == ("+11 % vs 2026-10-02 – 2026-10-31", "up")
+    assert (chart.change.text, chart.change.direction) == ("+11 % vs 2026-09-27 – 2026-10-26", "up")
     html = render(chart, app)
     assert 'class="change up"' in html and 'aria-label="up">▲</span>' in html
-    assert '<th scope="col">Previous: 2026-10-02 – 2026-10-31</th>' in html
+    assert '<th scope="col">Previous: 2026-09-27 – 2026-10-26</th>' in html
 
 
 def test_no_change_says_so_without_an_arrow(app):
     panel = MetricPanel("Events", weeks([1, 7, 7, 7, 7, 1]), None, 30, 30, None)
     (chart,) = present_usage(view([panel]))["metric_charts"]
-    assert chart.change.text == "no change vs 2026-10-02 – 2026-10-31"
+    assert chart.change.text == "no change vs 2026-09-27 – 2026-10-26"
     html = render(chart, app)
     assert 'class="change flat"' in html and "▲" not in html and "▼" not in html
 
