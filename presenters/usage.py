@@ -57,12 +57,16 @@ def _cell(bucket: Bucket | None, fmt, today: date | None, missing: str) -> str:
     return fmt(bucket.value if bucket else None)
 
 
-def _note(bucket: Bucket, granularity: str, today: date | None) -> str:
+def _note(bucket: Bucket, granularity: str, today: date | None, kept_from: date | None) -> str:
+    # A bucket the plan's history starts inside holds only its later days: say so, or a
+    # week with one day kept reads as a week of usage.
+    if kept_from is not None and bucket.start < kept_from <= bucket.end:
+        return f"(from {kept_from.isoformat()}: the days before are not kept)"
     cut = partial(bucket, granularity, today)
     return "" if cut is None else "(so far)" if cut.running else "(partial)"
 
 
-def _rows(buckets, previous, fmt, today, granularity, missing) -> list[TableRow]:
+def _rows(buckets, previous, fmt, today, granularity, missing, kept_from=None) -> list[TableRow]:
     rows = []
     for index, bucket in enumerate(buckets):
         before = previous[index] if previous is not None and index < len(previous) else None
@@ -71,7 +75,7 @@ def _rows(buckets, previous, fmt, today, granularity, missing) -> list[TableRow]
                 period_label(bucket),
                 _cell(bucket, fmt, today, missing),
                 None if previous is None else _cell(before, fmt, today, missing),
-                _note(bucket, granularity, today),
+                _note(bucket, granularity, today, kept_from),
             )
         )
     return rows
@@ -106,6 +110,7 @@ def _chart(
     previous_total=None,
     no_change=NO_PREVIOUS,
     missing=None,
+    kept_from=None,
 ):
     missing = missing or NOT_ON_YOUR_PLAN
     # A range reaching past today: its later buckets are not data yet, and a level's total
@@ -138,7 +143,7 @@ def _chart(
         id=chart_id,
         title=title,
         figure=figure,
-        rows=_rows(buckets, previous, fmt, today, granularity, missing),
+        rows=_rows(buckets, previous, fmt, today, granularity, missing, kept_from),
         total=card_fmt(total),
         total_label=_total_label(level, ongoing),
         change=change_text(change, no_change, before),
@@ -175,6 +180,7 @@ def _metric_chart(panel, chart_id: str, today: date | None, view: UsageView) -> 
         if panel.previous_cut
         else NO_PREVIOUS,
         missing=missing,
+        kept_from=section.available_from if section else None,
     )
 
 

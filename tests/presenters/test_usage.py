@@ -162,3 +162,15 @@ def test_periods_that_do_not_add_up_to_evovoices_total_are_explained():
     # A day still to come is not data: EvoVoice's 0 for it counts for nothing either way.
     ahead = [*buckets[:2], Bucket(days[2], days[2], 9)]
     assert minutes_notice(MinutesSection("acct", None, buckets=ahead, total=5), days[1]) is None
+
+
+def test_a_week_the_plans_history_starts_inside_says_which_days_it_holds():
+    kept_from = date(2026, 11, 12)  # a Thursday: its week holds four kept days of seven
+    panel = MetricPanel("Events", weeks([None, 7, 4, 7, 7, 1]), None, 19, None, None)
+    query = UsageQuery(NOV_1, NOV_30, None, granularity="week")
+    section = MetricsSection(panels=[panel], tier="pro", available_from=kept_from)
+    usage = UsageView(TenantScope("t"), query, section, None, Freshness(None))
+    (chart,) = present_usage(usage, NOV_30)["metric_charts"]
+    notes = {r.period: r.note for r in chart.rows}
+    assert notes["2026-11-09 – 2026-11-15"] == "(from 2026-11-12: the days before are not kept)"
+    assert notes["2026-11-16 – 2026-11-22"] == ""
