@@ -97,6 +97,7 @@ class RankingChart:
     figure: dict  # Plotly figure data; the template embeds it with `tojson`
     has_data: bool
     rows: tuple[RowView, ...]
+    note: str = ""  # said under the chart, when its bars need it
 
 
 def _link(query: StaffQuery, **changes) -> str:
@@ -148,7 +149,12 @@ def _plural(count: int, noun: str) -> str:
 
 
 def ranking_chart(
-    chart_id: str, title: str, ranking: Ranking, noun: str, urls: Sequence[str | None] = ()
+    chart_id: str,
+    title: str,
+    ranking: Ranking,
+    noun: str,
+    urls: Sequence[str | None] = (),
+    note: str = "",
 ) -> RankingChart:
     """Return the top N bars and the rest in one; `urls` are where the top rows lead, if
     anywhere (a customer's own tenant page leads nowhere: it shows every customer)."""
@@ -169,6 +175,7 @@ def ranking_chart(
         ),
         has_data=ranking.sum > 0,
         rows=rows,
+        note=note,
     )
 
 

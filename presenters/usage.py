@@ -258,11 +258,16 @@ def present_usage(view: UsageView, today: date | None = None) -> dict:
             today=today,
         )
         if section.customers is not None:
+            customers = section.customers
             customers_chart = ranking_chart(
                 "chart-ai-minutes-customers",
                 "AI minutes by customer",
-                section.customers,
+                customers,
                 "customer",
+                note=""
+                if customers.sum == section.total
+                else f"EvoVoice rounds each record: its customers add up to {customers.sum:,} "
+                f"minutes, the account's own total is {thousands(section.total)}.",
             )
     return {
         "view": view,

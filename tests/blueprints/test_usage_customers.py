@@ -63,3 +63,20 @@ def test_a_one_customer_tenant_gets_no_breakdown(client, tenants, login):
     html = client.get(f"/usage?{query}").get_data(as_text=True)
     assert "AI minutes by customer" not in html
     assert CHART not in html
+
+
+@pytest.mark.parametrize("days", [14, 60, 90])
+def test_customers_that_do_not_add_up_to_the_accounts_total_are_explained(
+    client, tenants, login, days
+):
+    login(client, "acme@example.com")
+    start, end, query = past_query(days)
+    html = client.get(f"/usage?{query}&granularity=week").get_data(as_text=True)
+    body = evovoice_expected(start, end, account_id=NORTHWIND)
+    customers = sum(r["aiMinutes"] for r in body["customerUsage"])
+    total = body["accountUsage"][0]["aiMinutes"]
+    note = (
+        f"EvoVoice rounds each record: its customers add up to {customers:,} minutes, "
+        f"the account&#39;s own total is {total:,}."
+    )
+    assert (note in html) == (customers != total), (customers, total)
