@@ -50,6 +50,9 @@
       // A successful update: any earlier "try again" message no longer applies.
       var line = document.getElementById("widget-status");
       if (line) line.textContent = "";
+      var said = document.getElementById("widget-announce");
+      var shown = target.querySelector(".freshness");
+      if (said && shown) said.textContent = "Showing " + shown.textContent.replace(/\s+/g, " ").trim();
       // The range link that was used went with the old content: keep the keyboard on the
       // range now shown, not on the page's body.
       var active = document.activeElement;

@@ -46,6 +46,11 @@ def test_a_widget_keeps_the_keyboard_on_the_range_it_switched_to(open_page, serv
         "document.activeElement && document.activeElement.matches('nav.ranges a[aria-current]')"
     )
     assert page.evaluate("document.activeElement.textContent.trim()") == "Last 7 days"
+    # …and a screen reader hears which range it now shows, once.
+    said = page.locator("#widget-announce")
+    assert said.get_attribute("role") == "status"
+    assert said.inner_text().startswith("Showing ")
+    assert page.locator("#widget .freshness").inner_text().split(" ·")[0] in said.inner_text()
 
 
 def test_widget_ranges_are_tap_targets_on_a_phone(open_page, server, charts):

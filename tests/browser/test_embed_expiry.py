@@ -88,7 +88,7 @@ def click_and_check_the_chart_stays(
         frame.click(f"nav.ranges a:has-text('{link}')")
     assert answer.value.status == status
 
-    message = frame.get_by_role("status")
+    message = frame.locator("#widget-status[role=status]")
     message.get_by_text(words).wait_for()
     assert message.is_visible()
     # Nothing of the data was removed: the same chart, still drawn with its days.
@@ -115,7 +115,7 @@ def test_an_expired_widget_keeps_its_chart_says_so_and_disables_its_controls(
     time.sleep(max(0.0, minted[0] + WINDOW + 1.5 - time.time()))
 
     sent = click_and_check_the_chart_stays(page, frame, server, charts, 401, EXPIRED)
-    assert "Reload the page that shows it" in frame.get_by_role("status").inner_text()
+    assert "Reload the page that shows it" in frame.locator("#widget-status[role=status]").inner_text()
 
     links = frame.locator("nav.ranges a")
     assert links.count() == 5
@@ -179,7 +179,7 @@ def test_past_the_budget_a_click_keeps_the_chart_and_says_when_to_retry(
     sent = click_and_check_the_chart_stays(
         page, frame, server, charts, 429, "Too many updates", shown=7, link="Last 90 days"
     )
-    assert "Try again in" in frame.get_by_role("status").inner_text()
+    assert "Try again in" in frame.locator("#widget-status[role=status]").inner_text()
     assert frame.locator("nav.ranges a[aria-disabled]").count() == 0  # a pause, not the end
     page.wait_for_timeout(1000)
     assert len(sent) == 1, [r.url for r in sent]
