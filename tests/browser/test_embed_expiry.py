@@ -115,7 +115,9 @@ def test_an_expired_widget_keeps_its_chart_says_so_and_disables_its_controls(
     time.sleep(max(0.0, minted[0] + WINDOW + 1.5 - time.time()))
 
     sent = click_and_check_the_chart_stays(page, frame, server, charts, 401, EXPIRED)
-    assert "Reload the page that shows it" in frame.locator("#widget-status[role=status]").inner_text()
+    assert (
+        "Reload the page that shows it" in frame.locator("#widget-status[role=status]").inner_text()
+    )
 
     links = frame.locator("nav.ranges a")
     assert links.count() == 5
