@@ -42,6 +42,9 @@
       });
       // The table is open for readers without JavaScript; with a chart drawn, it folds away
       // once (the mark goes), so a redraw never closes a table the reader opened.
+      // Plotly measures text in a hidden SVG of its own: not an image to announce.
+      var tester = document.getElementById("js-plotly-tester");
+      if (tester) tester.setAttribute("aria-hidden", "true");
       var table = element.closest(".chart").querySelector("details[data-chart-table]");
       if (table) { table.removeAttribute("data-chart-table"); table.open = false; }
     });

@@ -19,6 +19,8 @@ def test_new_results_are_announced_in_one_line(page, login, charts):
     status = page.locator("#results-status")
     assert status.get_attribute("role") == "status"
     assert status.inner_text() == ""
+    # Plotly's own text-measuring SVG is not announced as an image.
+    assert page.locator("#js-plotly-tester").get_attribute("aria-hidden") == "true"
     # Idle, the loading word is out of the reading order.
     assert page.locator("#loading").evaluate("e => getComputedStyle(e).visibility") == "hidden"
 
