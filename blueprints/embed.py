@@ -159,7 +159,8 @@ def _widget(kind: str) -> Response:
         view.status,
         theme=query.theme,
         query=query.range,
-        **present_usage(view),
+        # Days after today are not data, and today's bucket is still running: as on /usage.
+        **present_usage(view, sources.http.clock().date()),
         **context,
     )
 

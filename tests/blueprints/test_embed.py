@@ -639,3 +639,11 @@ def test_the_demo_host_page_never_mints_for_a_real_tenant_of_the_demo_name(tmp_p
     assert host.status_code == 404
     assert "token=" not in host.get_data(as_text=True)
     app.extensions["upstreams"].http.close()
+
+
+def test_a_widget_reads_today_as_the_page_does(client, tenants, token):
+    # Its default range holds today: that day is running ("so far"), not a whole one, and
+    # the card has the month's pace, as /usage shows the same numbers.
+    html = client.get(f"/embed/ai-minutes?token={token()}").get_data(as_text=True)
+    assert "(so far)" in html
+    assert "on pace for" in html
