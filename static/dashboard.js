@@ -61,6 +61,16 @@
   document.addEventListener("htmx:beforeSwap", function (event) { purge(event.detail.target); });
   document.addEventListener("htmx:afterSettle", function (event) { draw(event.detail.target); });
   document.addEventListener("htmx:historyRestore", function () { draw(document); });
+  // Back and Forward put an earlier view back without a page load: the keyboard starts from
+  // the page's heading, as after a load, not from the body.
+  document.addEventListener("htmx:historyRestore", function () {
+    var active = document.activeElement;
+    if (active && active !== document.body && document.contains(active)) return;
+    var heading = document.querySelector("main h1");
+    if (!heading) return;
+    heading.setAttribute("tabindex", "-1");
+    heading.focus({ preventScroll: true });
+  });
   darkScheme.addEventListener("change", function () { draw(document); });
 
   // Picking dates means a custom range: switch the preset first (capture phase), so the

@@ -27,7 +27,7 @@ def test_new_results_are_announced_in_one_line(page, login, charts):
     charts.mark_stale(page)
     page.select_option("select[name=preset]", "7d")
     charts.wait(page)
-    page.wait_for_function("document.getElementById('results-status').textContent !== ''")
+    page.wait_for_function("() => document.getElementById('results-status').textContent !== ''")
     said = status.inner_text()
     shown = page.locator("#results-range").inner_text()
     assert said.startswith("Results updated. Showing")
@@ -45,7 +45,8 @@ def test_a_widget_keeps_the_keyboard_on_the_range_it_switched_to(open_page, serv
     page.keyboard.press("Enter")
     charts.wait(page)
     page.wait_for_function(
-        "document.activeElement && document.activeElement.matches('nav.ranges a[aria-current]')"
+        "() => document.activeElement"
+        " && document.activeElement.matches('nav.ranges a[aria-current]')"
     )
     assert page.evaluate("document.activeElement.textContent.trim()") == "Last 7 days"
     # …and a screen reader hears which range it now shows, once.
@@ -87,3 +88,19 @@ def test_staff_tables_that_scroll_take_the_keyboard(open_page, login, charts):
            }).length"""
     )
     assert clipped == 0
+
+
+def test_back_puts_the_keyboard_on_the_pages_heading(page, login, charts):
+    login(page, "acme")
+    page.goto("/usage?preset=30d")
+    charts.wait(page)
+    charts.mark_stale(page)
+    page.select_option("select[name=preset]", "7d")
+    charts.wait(page)
+    page.wait_for_url("**preset=7d**")
+    page.go_back()
+    page.wait_for_url("**preset=30d**")
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.matches('main h1')"
+    )
+    assert page.evaluate("document.activeElement.textContent").startswith("Usage")
