@@ -172,6 +172,8 @@ def charts(page: str) -> dict[str, dict]:
     """Return chart title -> its figure's values, card total and table cells."""
     found = {}
     for block in re.findall(r'<figure class="chart card".*?</figure>', page, re.S):
+        if '<span class="big">' not in block:
+            continue  # a ranking (a whole account's customers), not a series with a card
         title = html_lib.unescape(re.search(r'<h3 id="[^"]+">(.*?)</h3>', block, re.S)[1])
         figure = re.search(
             r'<script type="application/json" id="[^"]+">(.*?)</script>', block, re.S
