@@ -12,12 +12,21 @@ from flask import url_for
 from services.filters import DEFAULT_SORT, MAX_ID, MAX_SEARCH, SORTS
 
 from .charts import COUNT_AXIS, Chart, TableRow, pace_of, series_figure
-from .formatting import ONGOING, change_text, period_label, signed_pct, span_label, thousands
+from .formatting import (
+    ONGOING,
+    Change,
+    change_text,
+    period_label,
+    signed_pct,
+    span_label,
+    thousands,
+)
 from .staff_charts import ranking_figure
 from .staff_sparkline import Sparkline, sparkline
 
 if TYPE_CHECKING:
     from services.filters import StaffQuery
+    from services.shaping import Bucket
     from services.staff import Ranking, StaffView
     from services.staff_growth import Mover, Trend
 
@@ -249,9 +258,32 @@ def _table(
     )
 
 
-def _previous_span(query: StaffQuery) -> str:
-    """Name the previous range as the usage page does: by the dates the query compares with."""
-    return span_label(query.range.previous_start, query.range.previous_end)
+def _change(value: float | None, ongoing: bool, query: StaffQuery) -> Change:
+    """Say a total's change against the previous range, named by its dates as the usage page
+    does; none while the range still runs (part of it against a whole one would fall)."""
+    if ongoing:
+        return change_text(None, ONGOING)
+    return change_text(
+        value, against=span_label(query.range.previous_start, query.range.previous_end)
+    )
+
+
+def _minutes_figure(buckets: list[Bucket], granularity: str, today: date | None) -> dict:
+    """Return AI minutes per bucket as bars, partial buckets marked, hovers in thousands."""
+    return series_figure(
+        "AI minutes",
+        buckets,
+        None,
+        line=False,
+        unit_axis=COUNT_AXIS,
+        granularity=granularity,
+        today=today,
+        fmt=thousands,
+    )
+
+
+def _minutes_rows(buckets: list[Bucket]) -> list[TableRow]:
+    return [TableRow(period_label(b), thousands(b.value), None) for b in buckets]
 
 
 def _series_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
@@ -261,22 +293,11 @@ def _series_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
     return Chart(
         id="staff-series",
         title="AI minutes",
-        figure=series_figure(
-            "AI minutes",
-            buckets,
-            None,
-            line=False,
-            unit_axis=COUNT_AXIS,
-            granularity=granularity,
-            today=today,
-            fmt=thousands,
-        ),
-        rows=[TableRow(period_label(b), thousands(b.value), None) for b in buckets],
+        figure=_minutes_figure(buckets, granularity, today),
+        rows=_minutes_rows(buckets),
         total=thousands(series.total),
         total_label="in the range so far" if ongoing else "in the range",
-        change=change_text(None, ONGOING)
-        if ongoing
-        else change_text(series.change, against=_previous_span(view.query)),
+        change=_change(series.change, ongoing, view.query),
         pace=pace_of(series.projection, "AI minutes", thousands),
         has_data=series.has_data,
         compare=False,
@@ -292,22 +313,11 @@ def _total_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
     return Chart(
         id="staff-total",
         title="AI minutes",
-        figure=series_figure(
-            "AI minutes",
-            buckets,
-            None,
-            line=False,
-            unit_axis=COUNT_AXIS,
-            granularity=overview.granularity,
-            today=today,
-            fmt=thousands,
-        ),
-        rows=[TableRow(period_label(b), thousands(b.value), None) for b in buckets],
+        figure=_minutes_figure(buckets, overview.granularity, today),
+        rows=_minutes_rows(buckets),
         total=thousands(overview.total),
         total_label=f"AI minutes across every account in the range{so_far}",
-        change=change_text(None, ONGOING)
-        if ongoing
-        else change_text(overview.change, against=_previous_span(view.query)),
+        change=_change(overview.change, ongoing, view.query),
         pace=pace_of(overview.projection, "AI minutes", thousands),
         has_data=bool(buckets) and (bool(overview.total) or any(b.value for b in buckets)),
         compare=False,
@@ -404,11 +414,7 @@ def present_staff(view: StaffView, today: date | None = None) -> dict:
     if view.overview is not None:
         overview = view.overview
         context["total"] = thousands(overview.total)
-        context["change"] = (
-            change_text(None, ONGOING)
-            if ongoing
-            else change_text(overview.change, against=_previous_span(query))
-        )
+        context["change"] = _change(overview.change, ongoing, query)
         context["top_chart"] = _ranking_chart(
             "staff-accounts", "Top accounts", overview.accounts, "account", query
         )

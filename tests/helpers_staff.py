@@ -45,3 +45,11 @@ def pct(now: int, before: int) -> str:
         rounded = float(f"{size:.2g}")
         text = f"{rounded:.{1 - math.floor(math.log10(rounded))}f}"
     return f"{sign}{text} %"
+
+
+def change_words(now: int, before: int | None) -> str:
+    """Return what an accounts-table row says of its change, worked out from the numbers."""
+    if not before:
+        return "new" if now else "–"
+    arrow = "▲ " if now > before else "▼ " if now < before else ""
+    return arrow + pct(now, before)

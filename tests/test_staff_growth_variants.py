@@ -18,7 +18,7 @@ import pytest
 from core.periods import split
 from simulators.data import evovoice_expected, evovoice_minutes
 
-from .helpers_staff import pct
+from .helpers_staff import change_words
 from .test_evovoice_variants import (  # noqa: F401 - fixtures used by name
     APP_SETTINGS,
     DEFAULTS,
@@ -74,17 +74,7 @@ def test_who_is_growing_matches_the_oracle(staff, sims, variant):  # noqa: F811
     assert set(table) == set(now)
     for account, cells in table.items():
         trend, change = cells[3], text(cells[4])
-        if before.get(account):
-            arrow = (
-                "▲ "
-                if now[account] > before[account]
-                else "▼ "
-                if now[account] < before[account]
-                else ""
-            )
-            assert change == arrow + pct(now[account], before[account]), (variant, account)
-        else:
-            assert change == ("new" if now[account] else "–"), (variant, account)
+        assert change == change_words(now[account], before.get(account)), (variant, account)
         per_day = [evovoice_minutes(s, e, account, **oracle) for s, e in days]
         known = [v for v in per_day if v is not None]
         points = sum(len(p.split()) for p in re.findall(r'points="([^"]+)"', trend))

@@ -13,7 +13,7 @@ import pytest
 from core.periods import split
 from simulators.data import evovoice_expected, evovoice_minutes
 
-from ..helpers_staff import past, pct
+from ..helpers_staff import change_words, past, pct
 from .test_staff import STAFF, figures, people, previous, upstream_calls  # noqa: F401
 
 NORTHWIND = "acct-northwind"
@@ -67,17 +67,7 @@ def test_each_account_row_has_a_trend_and_its_change_in_words(staff):
     rows = growth_rows(html)
     assert set(rows) == set(now)
     for account, (svg, change) in rows.items():
-        if before.get(account):
-            arrow = (
-                "▲ "
-                if now[account] > before[account]
-                else "▼ "
-                if now[account] < before[account]
-                else ""
-            )
-            assert change == arrow + pct(now[account], before[account]), account
-        else:
-            assert change == ("new" if now[account] else "–"), account
+        assert change == change_words(now[account], before.get(account)), account
         days = [evovoice_minutes(s, e, account) for s, e in split(start, end, "day")]
         if any(v is not None for v in days):
             # An SVG of polylines with a text equivalent; no inline style (the CSP forbids it).
