@@ -6,9 +6,10 @@ carry the previous range's bucket beside each row, aligned by position as the ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from clients.fanout import both
 from clients.isnotai import IsnotaiUsage
@@ -17,6 +18,8 @@ from .filters import UsageQuery
 from .freshness import Freshness
 from .shaping import Bucket, metric_buckets
 from .usage import TenantScope, UsageService, minutes_buckets, other_metrics
+
+T = TypeVar("T")
 
 METRICS_HEADER = ("period", "metric", "value")
 MINUTES_HEADER = ("period", "account_id", "customer_id", "ai_minutes")
@@ -75,20 +78,21 @@ def metric_rows(
     return rows
 
 
+def _with_previous(read: Callable[[UsageQuery], T], query: UsageQuery) -> tuple[T, T | None]:
+    """Read the query's range, and with compare on its previous range at the same time."""
+    if query.compare != "previous":
+        return read(query), None
+    return both(lambda: read(query), lambda: read(query.previous))
+
+
 def metrics_table(
     service: UsageService, scope: TenantScope, query: UsageQuery, today: date
 ) -> ExportTable:
     """Read and shape the metrics export (raises UpstreamError when isnotai fails)."""
     query = service.fitted(scope, query)
-    if query.compare == "previous":
-        current, prior = both(
-            lambda: service.metrics_usage(scope, query),
-            lambda: service.metrics_usage(scope, query.previous),
-        )
-        results, before = [current, prior], prior.value
-    else:
-        current = service.metrics_usage(scope, query)
-        results, before = [current], None
+    current, prior = _with_previous(lambda q: service.metrics_usage(scope, q), query)
+    results = [current] if prior is None else [current, prior]
+    before = None if prior is None else prior.value
     return ExportTable(
         _header(METRICS_HEADER, query),
         metric_rows(current.value, before, query, today),
@@ -102,16 +106,9 @@ def minutes_table(
 ) -> ExportTable:
     """Read and shape the AI-minutes export: one row per bucket that has begun."""
     query = service.fitted(scope, query)
-    if query.compare == "previous":
-        series, prior = both(
-            lambda: service.minutes_series(scope, query),
-            lambda: service.minutes_series(scope, query.previous),
-        )
-        previous: list[Bucket] | None = minutes_buckets(prior)
-        results = [*series.results, *prior.results]
-    else:
-        series, previous = service.minutes_series(scope, query), None
-        results = series.results
+    series, prior = _with_previous(lambda q: service.minutes_series(scope, q), query)
+    previous = None if prior is None else minutes_buckets(prior)
+    results = series.results if prior is None else [*series.results, *prior.results]
     who = (scope.account_id, scope.customer_id or "")
     rows = [
         (bucket.start.isoformat(), *who, bucket.value, *_previous_cells(previous, index))
