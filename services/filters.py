@@ -47,6 +47,27 @@ class FilterError(ValueError):
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """The days a change compares: the range's days that are over, and the same days back.
+
+    A day still under way (today) or still to come would set a part against a whole
+    previous day, so a change counts whole days only, in both ranges.
+    """
+
+    start: date
+    end: date
+    previous_start: date
+    previous_end: date
+    cut: bool  # the range runs past `end`: today, and any later days, are left out
+
+    def describe(self) -> str:
+        """Say which days a cut comparison leaves out (empty when nothing is left out)."""
+        if not self.cut:
+            return ""
+        return f"whole days to {self.end.isoformat()}: today is not over"
+
+
+@dataclass(frozen=True)
 class UsageQuery:
     """What a usage page shows: an inclusive UTC date range and how to slice it."""
 
@@ -94,6 +115,14 @@ class UsageQuery:
         return replace(
             self, start=self.previous_start, end=self.previous_end, preset=None, defaulted=False
         )
+
+    def compared(self, today: date) -> Comparison | None:
+        """Return the days a change compares, or None while no day of the range is over."""
+        last = min(self.end, today - timedelta(days=1))
+        if last < self.start:
+            return None
+        shift = self.previous_shift
+        return Comparison(self.start, last, self.start - shift, last - shift, last < self.end)
 
     @property
     def reads_metrics(self) -> bool:

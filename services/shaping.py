@@ -87,11 +87,15 @@ class MinutesTotals:
     buckets: Sequence[Bucket]
     total: int | None
     previous_total: int | None
+    # While the range runs past its last whole day, a change compares whole days only
+    # (`UsageQuery.compared`): these (current, previous) totals stand in for the range's.
+    compared: tuple[int | None, int | None] | None = None
 
     @property
     def change(self) -> float | None:
         """Return the change against the previous range, in percent."""
-        return change_pct(self.total, self.previous_total)
+        current, previous = self.compared or (self.total, self.previous_total)
+        return change_pct(current, previous)
 
     @property
     def has_data(self) -> bool:
