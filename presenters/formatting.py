@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 _BYTE_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
 NO_PREVIOUS = "no data for the previous range"
+# A range of today alone: a part of a day against a whole one would always look like a fall.
+NOTHING_OVER = "no comparison until a day of the range is over"
 # A range with days still to come holds part of its total: against a whole previous range
 # it would always look like a fall.
 ONGOING = "no comparison until the range ends"

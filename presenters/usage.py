@@ -10,6 +10,7 @@ from services.shaping import change_pct, last_value, partial, up_to
 from .charts import BYTES_AXIS, COUNT_AXIS, Chart, TableRow, pace_of, series_figure
 from .formatting import (
     NO_PREVIOUS,
+    NOTHING_OVER,
     ONGOING,
     bytes_column,
     change_text,
@@ -92,6 +93,20 @@ def _previous_span(query: UsageQuery) -> str:
     return span_label(query.previous_start, query.previous_end)
 
 
+def _against(query: UsageQuery, today: date | None, level: bool) -> str | None:
+    """Name what a flow's change compares: the previous range, or its whole days while the
+    range holds today (`UsageQuery.compared`); None while no day of the range is over."""
+    if today is None or level:
+        return _previous_span(query)
+    comparison = query.compared(today)
+    if comparison is None:
+        return None
+    if not comparison.cut:
+        return _previous_span(query)
+    span = span_label(comparison.previous_start, comparison.previous_end)
+    return f"{span} ({comparison.describe()})"
+
+
 def _chart(
     chart_id,
     title,
@@ -121,8 +136,9 @@ def _chart(
     if ongoing and level:
         total = last_value(buckets)
         change = None if change is None else change_pct(total, previous_total)
-    elif ongoing:
-        change, no_change = None, ONGOING
+    against = _against(query, today, level)
+    if against is None:
+        change, no_change, against = None, NOTHING_OVER, ""
     # Bytes down a column share the largest value's unit, with decimals enough to move.
     fmt = bytes_column(b.value for b in [*buckets, *(previous or [])]) if bytes_unit else thousands
     card_fmt = human_bytes if bytes_unit else thousands
@@ -146,7 +162,7 @@ def _chart(
         rows=_rows(buckets, previous, fmt, today, granularity, missing, kept_from),
         total=card_fmt(total),
         total_label=_total_label(level, ongoing),
-        change=change_text(change, no_change, before),
+        change=change_text(change, no_change, against),
         pace=None if level else pace_of(projection, noun, card_fmt),
         has_data=any(b.value is not None for b in buckets),
         compare=previous is not None,
@@ -178,6 +194,8 @@ def _metric_chart(panel, chart_id: str, today: date | None, view: UsageView) -> 
         previous_total=panel.previous_total,
         no_change=f"no comparison: days of the previous range are {missing}"
         if panel.previous_cut
+        else ONGOING
+        if per_month and panel.compared == (None, None)
         else NO_PREVIOUS,
         missing=missing,
         kept_from=section.available_from if section else None,

@@ -66,6 +66,11 @@ def metric_buckets(
     return buckets if today is None else up_to(buckets, today)
 
 
+def total_through(usage: IsnotaiUsage, metric: str, last: date) -> int:
+    """Return a flow's total over its answer's days up to `last` (a day-by-day answer)."""
+    return sum(p.value for p in usage.series(metric) if p.period <= last)
+
+
 def up_to(buckets: Iterable[Bucket], today: date) -> list[Bucket]:
     """Return the buckets with no value after today (UTC).
 

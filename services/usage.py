@@ -8,13 +8,21 @@ from datetime import UTC, date, datetime
 from clients.deadline import deadline_in
 from clients.errors import UpstreamError
 from clients.evovoice import NOT_CONFIGURED, EvovoiceClient, MinutesSeries
-from clients.fanout import both, within_page
+from clients.fanout import both, run_all, within_page
 from clients.isnotai import IsnotaiClient, IsnotaiUsage
 from clients.result import Fetched
 
-from .filters import UsageQuery, fit_to_history
+from .filters import Comparison, UsageQuery, fit_to_history
 from .freshness import Freshness
-from .shaping import Bucket, MinutesTotals, MonthPace, change_pct, metric_buckets, month_pace
+from .shaping import (
+    Bucket,
+    MinutesTotals,
+    MonthPace,
+    change_pct,
+    metric_buckets,
+    month_pace,
+    total_through,
+)
 from .staff import Ranking, customer_id, rank
 
 
@@ -44,13 +52,17 @@ class MetricPanel:
     # The previous range reaches back past the plan's history: part of it is missing, so
     # a change against it would compare unlike spans.
     previous_cut: bool = False
+    # While the range runs past its last whole day, the change compares whole days only
+    # (`UsageQuery.compared`): these (current, previous) totals stand in for the range's.
+    compared: tuple[int | None, int | None] | None = None
 
     @property
     def change(self) -> float | None:
         """Return the change against the previous range, in percent."""
         if self.previous_cut:
             return None
-        return change_pct(self.total, self.previous_total)
+        current, previous = self.compared or (self.total, self.previous_total)
+        return change_pct(current, previous)
 
     @property
     def has_data(self) -> bool:
@@ -88,6 +100,7 @@ class MinutesSection(MinutesTotals):
     error: UpstreamError | None = None
     # A tenant of a whole account: its customers ranked over the range (None otherwise).
     customers: Ranking | None = None
+    compared: tuple[int | None, int | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +210,17 @@ class UsageService:
         now = self.now()
         # Days the plan does not keep have no run rate: project from the first one it keeps.
         kept_from = max(query.start, usage.available_from or query.start)
+        comparison = query.compared(now.date())
+
+        def compared(metric: str, level: bool) -> tuple[int | None, int | None] | None:
+            if level or (comparison is not None and not comparison.cut):
+                return None  # a level compares its latest reading; a past range, its totals
+            if comparison is None or "month" in (usage.granularity, before.granularity):
+                return None, None  # no whole day yet, or no day to cut a month's answer at
+            return (
+                total_through(usage, metric, comparison.end),
+                total_through(before, metric, comparison.previous_end),
+            )
 
         def panel(metric: str) -> MetricPanel:
             total = usage.totals.get(metric)
@@ -213,6 +237,7 @@ class UsageService:
                 projection=None if level else month_pace(buckets, now, kept_from, total),
                 is_level=level,
                 previous_cut=before.available_from is not None,
+                compared=compared(metric, level),
             )
 
         section = MetricsSection(
@@ -255,29 +280,41 @@ class UsageService:
         if self.evovoice is None:
             return _with_error(section, NOT_CONFIGURED), []
         old = query.previous
+        comparison = query.compared(self.now().date())
+        cut = comparison is not None and comparison.cut
+
+        def whole(start: date, end: date) -> Fetched:
+            return self.client.usage(
+                start, end, scope.account_id, scope.customer_id, refresh=refresh
+            )
 
         def previous():
             if query.compare == "previous":
                 return self.minutes_series(scope, old, refresh=refresh)
-            return self.client.usage(
-                old.start, old.end, scope.account_id, scope.customer_id, refresh=refresh
-            )
+            # A cut comparison reads the previous range's whole days instead (below).
+            return None if cut else whole(old.start, old.end)
 
+        reads = [lambda: self.minutes_series(scope, query, refresh=refresh), previous]
+        if cut:
+            reads += _whole_days(whole, comparison)
         try:
-            series, prior = both(
-                lambda: self.minutes_series(scope, query, refresh=refresh), previous
-            )
+            series, prior, *settled = run_all(reads)
         except UpstreamError as exc:
             return MinutesSection(scope.account_id, scope.customer_id, error=exc), []
+        previous_total, prior_buckets, prior_results = None, None, list(settled)
         if isinstance(prior, MinutesSeries):
             previous_total, prior_buckets = prior.total, minutes_buckets(prior)
-            prior_results = prior.results
-        else:
-            previous_total, prior_buckets = (
-                prior.value.minutes(scope.account_id, scope.customer_id),
-                None,
+            prior_results += prior.results
+        elif prior is not None:
+            previous_total = prior.value.minutes(scope.account_id, scope.customer_id)
+            prior_results.append(prior)
+        compared = None
+        if comparison is None:
+            compared = None, None  # no day of the range is over yet
+        elif cut:
+            compared = tuple(
+                answer.value.minutes(scope.account_id, scope.customer_id) for answer in settled
             )
-            prior_results = [prior]
         buckets = minutes_buckets(series)
         section = MinutesSection(
             account_id=scope.account_id,
@@ -288,6 +325,7 @@ class UsageService:
             previous_total=previous_total,
             projection=month_pace(buckets, self.now(), total=series.total),
             customers=self._customers(scope, query),
+            compared=compared,
         )
         return section, [*prior_results, *series.results]
 
@@ -304,15 +342,22 @@ class UsageService:
             whole = self.client.usage(query.start, query.end, scope.account_id)
         except UpstreamError:
             return None
-        ranking = rank(
-            whole.value, ("customers", scope.account_id), customer_id, "-minutes", "", 1
-        )
+        ranking = rank(whole.value, ("customers", scope.account_id), customer_id, "-minutes", "", 1)
         return ranking if ranking.count else None
 
 
 def other_metrics(usage: IsnotaiUsage, query: UsageQuery) -> tuple[str, ...]:
     """Return the metric types shown besides the five: all isnotai sent, unless one is picked."""
     return usage.unknown_metrics if query.metric == "all" else ()
+
+
+def _whole_days(whole, comparison: Comparison) -> list:
+    """Return the reads of a cut comparison's totals: the range's whole days, then the
+    same days of the previous range."""
+    return [
+        lambda: whole(comparison.start, comparison.end),
+        lambda: whole(comparison.previous_start, comparison.previous_end),
+    ]
 
 
 def minutes_buckets(series: MinutesSeries) -> list[Bucket]:

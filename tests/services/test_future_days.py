@@ -68,7 +68,15 @@ def view_with_zeros_after_today() -> UsageView:
     flows = zeros_after_today("Events", [5, 6, 7, 0, 0])
     level = zeros_after_today("StorageBytes", [100, 200, 300, 0, 0])
     panels = [
-        MetricPanel("Events", metric_buckets(flows, "Events", "day"), None, 18, None, None),
+        MetricPanel(
+            "Events",
+            metric_buckets(flows, "Events", "day"),
+            None,
+            18,
+            None,
+            None,
+            compared=(11, 10),  # the 8th and 9th, against the 1st and 2nd
+        ),
         MetricPanel(
             "StorageBytes", metric_buckets(level, "StorageBytes", "day"), None, 0, 250, None, True
         ),
@@ -91,8 +99,13 @@ def test_the_page_shows_days_to_come_as_not_yet_and_totals_so_far():
         assert [r.value for r in chart.rows][3:] == ["not yet", "not yet"]
     assert [r.value for r in minutes.rows][:3] == ["4", "0", "2"]  # a real 0 stays 0
     assert (events.total, events.total_label) == ("18", "in the range so far")
-    # Part of a range against a whole previous one would always look like a fall.
-    assert str(events.change) == str(minutes.change) == "no comparison until the range ends"
+    # Part of a range against a whole previous one would always look like a fall: the change
+    # counts whole days only, and says so.
+    assert (events.change.text, events.change.direction) == (
+        "+10 % vs 2026-03-01 – 2026-03-02 (whole days to 2026-03-09: today is not over)",
+        "up",
+    )
+    assert str(minutes.change) == "no data for the previous range"
     # The level's total is its latest reading, not the 0 reported for a day still to come.
     assert (storage.total, storage.total_label) == ("300 B", "at the latest reading")
     # The previous range is named by its dates, as the query defines it.
@@ -136,8 +149,10 @@ def test_a_range_reaching_past_today_shows_its_later_days_as_not_yet(signed_in):
         assert values[4:] == [None, None, None], name  # EvoVoice answers 0 for them: not data
     assert html.count("<td>not yet</td>") == 3 * len(charts)
     assert "in the range so far" in html
-    # Every flow (all but storage, a level read at its latest reading) is not compared yet.
-    assert html.count("no comparison until the range ends") == len(charts) - 1
+    # Every flow (all but storage, a level read at its latest reading) compares whole days,
+    # on its card and its KPI tile.
+    yesterday = today - timedelta(days=1)
+    assert html.count(f"(whole days to {yesterday}: today is not over)") == 2 * (len(charts) - 1)
 
 
 def test_both_exports_have_no_row_for_days_to_come(signed_in):
