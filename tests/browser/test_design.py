@@ -26,11 +26,18 @@ def shown_range(page) -> tuple[date, date]:
     )
 
 
-def previous_of(start: date, end: date) -> str:
-    """Name the previous range of a daily view, as the page does: whole weeks back."""
+def previous_of(start: date, end: date, level: bool = True) -> str:
+    """Name what a daily view's change compares, as the page does: whole weeks back, and
+    for a flow whose range holds today, its whole days only."""
     days = (end - start).days + 1
     shift = timedelta(days=-(-days // 7) * 7)  # the fewest whole weeks that clear the range
-    return f"{(start - shift).isoformat()} – {(end - shift).isoformat()}"
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    if level or end <= yesterday:
+        return f"{(start - shift).isoformat()} – {(end - shift).isoformat()}"
+    return (
+        f"{(start - shift).isoformat()} – {(yesterday - shift).isoformat()} "
+        f"(whole days to {yesterday.isoformat()}: today is not over)"
+    )
 
 
 # Every tile as the page shows it, beside the chart card it stands for.
@@ -76,7 +83,6 @@ def test_kpi_strip_has_a_tile_per_source_metric_with_total_change_and_sparkline(
     page.goto(COMPARED)
     charts.wait(page)
     start, end = shown_range(page)
-    previous = previous_of(start, end)
 
     tiles = page.evaluate(READ_TILES)
 
@@ -96,6 +102,8 @@ def test_kpi_strip_has_a_tile_per_source_metric_with_total_change_and_sparkline(
             assert tile["change"] == "no comparison"
         else:
             assert tile["change"] == card_change, "the tile says what its card says"
+            level = tile["href"] == "#chart-StorageBytes-title"
+            previous = previous_of(start, end, level)
             assert card_change.endswith(f" vs {previous}"), "naming the previous dates"
         assert tile["points"] == expected_points(tile["values"]), tile["title"]
         assert tile["points"] > 0, f"{tile['title']}: no sparkline"
@@ -111,14 +119,13 @@ def test_kpi_strip_has_a_tile_per_source_metric_with_total_change_and_sparkline(
 def test_a_tile_without_a_change_says_so_in_words(page, login, charts, browser_log):
     login(page, "globex")
     today = datetime.now(UTC).date()
-    start, end = today - timedelta(days=3), today + timedelta(days=3)
-    page.goto(f"/usage?start={start}&end={end}&compare=previous")  # a range still running
+    page.goto(f"/usage?start={today}&end={today}&compare=previous")  # no day over yet
     charts.wait(page)
     tiles = page.evaluate(READ_TILES)
     flows = [t for t in tiles if t["href"] != "#chart-StorageBytes-title"]
     assert flows and all(t["direction"] == "none" for t in flows), flows
     assert all(t["change"] == "no comparison" and "kpi-none" in t["changeClass"] for t in flows)
-    assert all(t["cardChange"] == "no comparison until the range ends" for t in flows)
+    assert all(t["cardChange"] == "no comparison until a day of the range is over" for t in flows)
     browser_log.assert_clean()
 
 
