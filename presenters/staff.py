@@ -25,7 +25,7 @@ from .staff_charts import ranking_figure
 from .staff_sparkline import Sparkline, sparkline
 
 if TYPE_CHECKING:
-    from services.filters import StaffQuery
+    from services.filters import Comparison, StaffQuery
     from services.shaping import Bucket
     from services.staff import Ranking, StaffView
     from services.staff_growth import Mover, Trend
@@ -70,7 +70,8 @@ class MoversView:
 
     absolute: tuple[MoverView, ...]
     relative: tuple[MoverView, ...]
-    ongoing: bool  # the range is still running: a part against a whole, said so
+    ongoing: bool  # the range is still running and not compared: a part against a whole
+    note: str = ""  # which whole days the rises compare, while the range holds today
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class TableView:
     summary: str
     notice: str | None
     pages: dict[str, str | None]  # first / previous / next / last → URL, None when not there
+    note: str = ""  # which whole days the rows' changes compare, while the range holds today
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ def change_words(trend: Trend) -> str:
 
 
 def _trend_row(
-    query: StaffQuery, row, trend: Trend | None, ongoing: bool, granularity: str
+    query: StaffQuery, row, trend: Trend | None, no_change: bool, granularity: str
 ) -> RowView:
     base = _row(query, row)
     if trend is None:
@@ -149,7 +151,7 @@ def _trend_row(
         base,
         trend=sparkline(trend.values, granularity),
         # A range still running is a part: against a whole previous range it would fall.
-        change="–" if ongoing else change_words(trend),
+        change="–" if no_change else change_words(trend),
     )
 
 
@@ -200,8 +202,9 @@ def _table(
     ranking: Ranking,
     noun: str,
     trends: dict[str, Trend] | None = None,
-    ongoing: bool = False,
+    no_change: bool = False,
     granularity: str = "day",
+    note: str = "",
 ) -> TableView:
     page = ranking.table
     by_id, by_minutes = query.sort.endswith("id"), query.sort.endswith("minutes")
@@ -239,7 +242,8 @@ def _table(
         rows = tuple(_row(query, r) for r in page.rows)
     else:
         rows = tuple(
-            _trend_row(query, r, trends.get(r.account_id), ongoing, granularity) for r in page.rows
+            _trend_row(query, r, trends.get(r.account_id), no_change, granularity)
+            for r in page.rows
         )
     return TableView(
         id=f"staff-{noun}s",
@@ -255,17 +259,38 @@ def _table(
             "next": to(page.number + 1, page.number < page.pages),
             "last": to(page.pages, page.number < page.pages - 1),
         },
+        note=note,
     )
 
 
-def _change(value: float | None, ongoing: bool, query: StaffQuery) -> Change:
+def uncompared(view: StaffView, today: date | None) -> bool:
+    """Tell whether the range holds today (or later days) and no change was worked out from
+    its whole days: part of a day against a whole one would fall, so none is shown."""
+    running = today is not None and view.query.range.end >= today
+    return running and view.comparison is None
+
+
+def _whole_days(comparison: Comparison) -> str:
+    """Say which whole days a cut comparison sets against which."""
+    return (
+        f"Changes compare whole days: {span_label(comparison.start, comparison.end)} against "
+        f"{span_label(comparison.previous_start, comparison.previous_end)} "
+        f"({comparison.describe()})."
+    )
+
+
+def _change(value: float | None, view: StaffView, today: date | None) -> Change:
     """Say a total's change against the previous range, named by its dates as the usage page
-    does; none while the range still runs (part of it against a whole one would fall)."""
-    if ongoing:
+    does; while the range holds today, of its whole days against the same days back, said
+    so; none when those were not worked out (part of a day against a whole one would fall)."""
+    comparison = view.comparison
+    if comparison is not None:
+        days = span_label(comparison.previous_start, comparison.previous_end)
+        return change_text(value, against=f"{days} ({comparison.describe()})")
+    if uncompared(view, today):
         return change_text(None, ONGOING)
-    return change_text(
-        value, against=span_label(query.range.previous_start, query.range.previous_end)
-    )
+    r = view.query.range
+    return change_text(value, against=span_label(r.previous_start, r.previous_end))
 
 
 def _minutes_figure(buckets: list[Bucket], granularity: str, today: date | None) -> dict:
@@ -297,7 +322,7 @@ def _series_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
         rows=_minutes_rows(buckets),
         total=thousands(series.total),
         total_label="in the range so far" if ongoing else "in the range",
-        change=_change(series.change, ongoing, view.query),
+        change=_change(series.change, view, today),
         pace=pace_of(series.projection, "AI minutes", thousands),
         has_data=series.has_data,
         compare=False,
@@ -317,7 +342,7 @@ def _total_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
         rows=_minutes_rows(buckets),
         total=thousands(overview.total),
         total_label=f"AI minutes across every account in the range{so_far}",
-        change=_change(overview.change, ongoing, view.query),
+        change=_change(overview.change, view, today),
         pace=pace_of(overview.projection, "AI minutes", thousands),
         has_data=bool(buckets) and (bool(overview.total) or any(b.value for b in buckets)),
         compare=False,
@@ -348,13 +373,14 @@ def _mover(query: StaffQuery, mover: Mover) -> MoverView:
     )
 
 
-def _movers(view: StaffView, ongoing: bool) -> MoversView:
+def _movers(view: StaffView, today: date | None) -> MoversView:
     overview, query = view.overview, view.query
     assert overview is not None
     return MoversView(
         absolute=tuple(_mover(query, m) for m in overview.movers.absolute),
         relative=tuple(_mover(query, m) for m in overview.movers.relative),
-        ongoing=ongoing,
+        ongoing=uncompared(view, today),
+        note=_whole_days(view.comparison) if view.comparison is not None else "",
     )
 
 
@@ -393,9 +419,12 @@ def _unknown(view: StaffView) -> UnknownView | None:
 
 def present_staff(view: StaffView, today: date | None = None) -> dict:
     """Return the template context for a staff view: only what is shown; with `today`, a
-    range that reaches past it is said to be still running."""
+    range that reaches past it is said to be still running, and one that holds it compares
+    whole days only."""
     query = view.query
     ongoing = today is not None and query.range.end > today
+    not_compared = uncompared(view, today)
+    note = _whole_days(view.comparison) if view.comparison is not None else ""
     context: dict = {
         "view": view,
         "top_chart": None,
@@ -414,17 +443,23 @@ def present_staff(view: StaffView, today: date | None = None) -> dict:
     if view.overview is not None:
         overview = view.overview
         context["total"] = thousands(overview.total)
-        context["change"] = _change(overview.change, ongoing, query)
+        context["change"] = _change(overview.change, view, today)
         context["top_chart"] = _ranking_chart(
             "staff-accounts", "Top accounts", overview.accounts, "account", query
         )
         context["table"] = _table(
-            query, overview.accounts, "account", overview.trends, ongoing, overview.granularity
+            query,
+            overview.accounts,
+            "account",
+            overview.trends,
+            not_compared,
+            overview.granularity,
+            note,
         )
         if overview.buckets and overview.series_note:
             context["series_note"] = overview.series_note
         context["total_chart"] = _total_chart(view, ongoing, today)
-        context["movers"] = _movers(view, ongoing)
+        context["movers"] = _movers(view, today)
     if view.series is not None:
         context["series_chart"] = _series_chart(view, ongoing, today)
     if view.customers is not None:

@@ -19,18 +19,21 @@ from clients.fanout import both, run_all, within_page
 from clients.result import Fetched
 from core.periods import split
 
-from .filters import StaffQuery
+from .filters import Comparison, StaffQuery, UsageQuery
 from .freshness import Freshness
 from .shaping import Bucket, MinutesTotals, MonthPace, change_pct, month_pace, up_to
 from .staff_growth import (
+    COMPARE_BUDGET,
     AccountBuckets,
     BucketMemo,
     Movers,
     Trend,
     account_buckets,
+    all_accounts,
     fresh_until,
     movers,
     overview_granularity,
+    summed,
     total_buckets,
     totals_of,
     trends,
@@ -91,6 +94,7 @@ class Series(MinutesTotals):
     total: int | None  # None: EvoVoice listed no record for the scope in the range
     previous_total: int | None
     projection: MonthPace | None
+    compared: tuple[int | None, int | None] | None = None  # see MinutesTotals
 
 
 @dataclass(frozen=True)
@@ -107,11 +111,14 @@ class Overview:
     movers: Movers = field(default_factory=lambda: Movers((), ()))
     granularity: str = "day"  # of the buckets and trends (coarser than asked on big answers)
     series_note: str | None = None  # why there are no buckets or trends
+    # While the range holds today: its whole days' total and the same days' back, which
+    # stand in for (total, previous_total) in the change (`UsageQuery.compared`).
+    compared: tuple[int | None, int | None] | None = None
 
     @property
     def change(self) -> float | None:
         """Return the change against the previous range, in percent."""
-        return change_pct(self.total, self.previous_total)
+        return change_pct(*(self.compared or (self.total, self.previous_total)))
 
     def up_to(self, today: date) -> Overview:
         """Return the overview with no value in a bucket after today (not data yet)."""
@@ -150,6 +157,9 @@ class StaffView:
     error: UpstreamError | None = None
     configured: bool = True
     unknown: UnknownId | None = None  # the chosen account or customer is not listed
+    # The whole days the changes compare while the range holds today (or later days); None
+    # when the range is over, or when no change could be worked out from whole days.
+    comparison: Comparison | None = None
 
     @property
     def status(self) -> int:
@@ -242,8 +252,10 @@ class StaffService:
         now=lambda: datetime.now(UTC),
         series_memo: SeriesMemo | None = None,
         bucket_memo: BucketMemo | None = None,
+        compare_budget: int = COMPARE_BUDGET,
     ) -> None:
         self.evovoice = evovoice
+        self.compare_budget = compare_budget
         self.now = now
         self.series_memo = series_memo
         self.bucket_memo = bucket_memo
@@ -281,6 +293,12 @@ class StaffService:
         old = query.range.previous
         return self.client.usage(old.start, old.end, query.account, query.customer, refresh=refresh)
 
+    def _cut(self, r: UsageQuery) -> Comparison | None:
+        """Return the whole days a change compares while the range holds today or later
+        days (None when the range is over, or while none of its days is)."""
+        compared = r.compared(self.now().date())
+        return compared if compared is not None and compared.cut else None
+
     def _all(self, query: StaffQuery, refresh: bool) -> StaffView:
         r = query.range
         current, previous = both(
@@ -294,12 +312,30 @@ class StaffService:
         # large answer per bucket, a page past its deadline then has those saved at least,
         # and shows the total, ranking and movers while the buckets are still read.
         granularity, note = overview_granularity(r, current.value.size)
-        buckets, series_error = None, None
-        if granularity is not None:
-            buckets, series_error = self._overview_buckets(query, granularity, current, refresh)
+        cut = self._cut(r)
+        # Day buckets hold the range's whole days already; other buckets end past them.
+        by_day = granularity == "day"
+        if cut is not None and current.value.size * (1 if by_day else 2) > self.compare_budget:
+            cut = None  # too large an answer to read again: "no comparison" (COMPARE_BUDGET)
+        (buckets, series_error), whole_days = both(
+            lambda: (
+                self._overview_buckets(query, granularity, current, refresh)
+                if granularity is not None
+                else (None, None)
+            ),
+            lambda: self._whole_days(cut, not by_day, refresh) if cut is not None else None,
+        )
         if series_error is not None:
             note = series_error.message
         minutes = list(buckets.minutes) if buckets is not None else []
+        compared: tuple[dict[str, int], dict[str, int]] | None = None
+        if cut is not None and whole_days is not None:
+            if not by_day:
+                compared = (whole_days.minutes[1], whole_days.minutes[0])
+            elif minutes:
+                days = split(r.start, r.end, "day")
+                over = [m for (_, end), m in zip(days, minutes, strict=True) if end <= cut.end]
+                compared = (summed(over), whole_days.minutes[0])
         over_time = (
             total_buckets(split(r.start, r.end, granularity), minutes)
             if minutes and granularity
@@ -311,15 +347,49 @@ class StaffService:
             projection=month_pace(over_time, self.now(), total=total),
             accounts=ranking,
             buckets=over_time,
-            trends=trends((row.account_id for row in ranking.table.rows), now, before, minutes),
-            movers=movers(now, before),
+            trends=trends(
+                (row.account_id for row in ranking.table.rows), now, before, minutes, compared
+            ),
+            movers=movers(*(compared or (now, before))),
             granularity=granularity or r.granularity,
             series_note=note,
+            compared=None
+            if compared is None
+            else (all_accounts(compared[0]), all_accounts(compared[1])),
         )
         results: list[Fetched] = [current, previous]
         if buckets is not None:
             results.extend(buckets.results)
-        return StaffView(query, Freshness.of(results), overview=overview)
+        if compared is not None and whole_days is not None:
+            results.extend(whole_days.results)
+        comparison = cut if compared is not None else None
+        return StaffView(query, Freshness.of(results), overview=overview, comparison=comparison)
+
+    def _whole_days(self, cut: Comparison, current: bool, refresh: bool) -> AccountBuckets | None:
+        """Return every account's minutes in the previous range's whole days, and with
+        `current` the range's (remembered while their answers are fresh), or None when
+        EvoVoice did not answer: the page then says there is no comparison, and stands."""
+        spans = [(cut.previous_start, cut.previous_end)]
+        if current:
+            spans.append((cut.start, cut.end))
+        key = ("whole days", *spans)
+        memo = self.bucket_memo
+        if memo is not None and not refresh:
+            found = memo.get(key, self.now())
+            if found is not None:
+                return found
+
+        def read(span: tuple) -> Callable[[], Fetched[AIUsage]]:
+            return lambda: self.client.usage(span[0], span[1], refresh=refresh, totals_only=True)
+
+        try:
+            fetched = run_all([read(s) for s in spans], at_once=self.client.concurrency)
+        except UpstreamError:
+            return None
+        numbers = account_buckets(fetched)
+        if memo is not None:
+            memo.put(key, numbers, fresh_until(fetched, self.client.upstream.policy.ttl_for))
+        return numbers
 
     def _overview_buckets(
         self, query: StaffQuery, granularity: str, current: Fetched[AIUsage], refresh: bool
@@ -396,16 +466,36 @@ class StaffService:
         unknown = self._unknown(query, self.usage(query, refresh=refresh))
         if unknown is not None:
             return unknown
-        series, previous = both(
-            lambda: self._series(query, refresh), lambda: self._previous(query, refresh)
-        )
+        r = query.range
+        cut = self._cut(r)
+        by_day = r.granularity == "day"
+        reads: list[Callable[[], object]] = [
+            lambda: self._series(query, refresh),
+            lambda: self._previous(query, refresh),
+        ]
+        if cut is not None:
+            # One scope's answers are small: whole days are always worth their reads.
+            reads.append(lambda: self._scoped_days(query, cut, not by_day, refresh))
+        series, previous, *more = run_all(reads)
+        scope = (query.account, query.customer)
+        compared, days = None, None
+        if cut is not None and more[0] is not None:
+            days = more[0]
+            if by_day:
+                over = [b.value for b in series.buckets if b.end <= cut.end]
+                known = [v for v in over if v is not None]
+                current = sum(known) if known else None
+            else:
+                current = days[1].value.minutes(*scope)
+            compared = (current, days[0].value.minutes(*scope))
         shaped = Series(
             buckets=series.buckets,
             total=series.total,
-            previous_total=previous.value.minutes(query.account, query.customer),
+            previous_total=previous.value.minutes(*scope),
             projection=month_pace(series.buckets, self.now(), total=series.total),
+            compared=compared,
         )
-        results: list[Fetched] = [*series.results, previous]
+        results: list[Fetched] = [*series.results, previous, *(days or ())]
         customers = None
         if query.customer is None:
             # The series read this whole-range answer moments ago (or it is still fresh).
@@ -413,7 +503,33 @@ class StaffService:
             results.append(whole)
             scope = ("customers", query.account)
             customers = rank(whole.value, scope, customer_id, query.sort, query.q, query.page)
-        return StaffView(query, Freshness.of(results), series=shaped, customers=customers)
+        comparison = cut if compared is not None else None
+        return StaffView(
+            query,
+            Freshness.of(results),
+            series=shaped,
+            customers=customers,
+            comparison=comparison,
+        )
+
+    def _scoped_days(
+        self, query: StaffQuery, cut: Comparison, current: bool, refresh: bool
+    ) -> list[Fetched[AIUsage]] | None:
+        """Return the scope's previous whole days, and with `current` the range's, or None
+        when EvoVoice did not answer (the page then says there is no comparison)."""
+        spans = [(cut.previous_start, cut.previous_end)]
+        if current:
+            spans.append((cut.start, cut.end))
+
+        def read(span: tuple) -> Callable[[], Fetched[AIUsage]]:
+            return lambda: self.client.usage(
+                span[0], span[1], query.account, query.customer, refresh=refresh, totals_only=True
+            )
+
+        try:
+            return run_all([read(s) for s in spans], at_once=self.client.concurrency)
+        except UpstreamError:
+            return None
 
     # -- pickers and exports -----------------------------------------------------------------
 

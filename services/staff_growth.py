@@ -34,6 +34,11 @@ COARSER = ("day", "week", "month")
 # Numbers (an account's minutes in a bucket) the memo of overview buckets holds at most:
 # 1,000 accounts by 92 days is 92,000.
 MAX_NUMBERS = 1_000_000
+# Records the extra reads of a cut comparison (`UsageQuery.compared`: the range holds today)
+# may parse at most: the previous range's whole days, and the range's when its buckets are
+# not days. At 100,000 customers each is a whole-range read more on every cold view, as
+# much again as the range and its previous one: those views say "no comparison" instead.
+COMPARE_BUDGET = 50_000
 
 
 @dataclass(frozen=True)
@@ -109,16 +114,24 @@ class Trend:
     values: tuple[int | None, ...]  # None: no record for the account in that bucket
     total: int
     previous: int | None  # None: EvoVoice listed no record for it in the previous range
+    # While the range holds today, its whole days and the same days back stand in for
+    # (total, previous) in the change (`UsageQuery.compared`).
+    compared: tuple[int, int | None] | None = None
 
     @property
     def change(self) -> float | None:
         """Return the change against the previous range, in percent (None: undefined)."""
-        return change_pct(self.total, self.previous)
+        return change_pct(*self._compared)
 
     @property
     def new(self) -> bool:
         """Tell whether the account used nothing in the previous range but does now."""
-        return not self.previous and self.total > 0
+        total, previous = self._compared
+        return not previous and total > 0
+
+    @property
+    def _compared(self) -> tuple[int, int | None]:
+        return self.compared or (self.total, self.previous)
 
 
 @dataclass(frozen=True)
@@ -166,17 +179,40 @@ def trends(
     current: dict[str, int],
     previous: dict[str, int],
     buckets: Sequence[dict[str, int]],
+    whole_days: tuple[dict[str, int], dict[str, int]] | None = None,
 ) -> dict[str, Trend]:
-    """Return the trend of each of the given accounts (the rows a page shows)."""
+    """Return the trend of each of the given accounts (the rows a page shows); with
+    `whole_days` (each account's minutes in the days a cut comparison compares, now and
+    before) their changes compare those."""
     wanted = list(dict.fromkeys(accounts))
     return {
         account: Trend(
             values=tuple(found.get(account) for found in buckets),
             total=current.get(account, 0),
             previous=previous.get(account),
+            compared=(
+                None
+                if whole_days is None
+                else (whole_days[0].get(account, 0), whole_days[1].get(account))
+            ),
         )
         for account in wanted
     }
+
+
+def summed(buckets: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Return each account's minutes over buckets (an account listed in none is absent)."""
+    totals: dict[str, int] = {}
+    for minutes in buckets:
+        for account, value in minutes.items():
+            totals[account] = totals.get(account, 0) + value
+    return totals
+
+
+def all_accounts(totals: dict[str, int]) -> int | None:
+    """Return every account's minutes together, as `AIUsage.minutes()` does: None when
+    EvoVoice listed no account at all."""
+    return sum(totals.values()) if totals else None
 
 
 def movers(current: dict[str, int], previous: dict[str, int], limit: int = MOVERS) -> Movers:

@@ -199,11 +199,12 @@ def test_the_staff_series_shows_days_to_come_as_nothing(signed_in):
     assert len(values) == 5 and values[3:] == [None, None] and None not in values[:3]
 
 
-def test_staff_totals_of_a_range_reaching_past_today_are_not_compared(signed_in):
+def test_staff_totals_of_a_range_reaching_past_today_compare_its_whole_days(signed_in):
+    # What they compare: tests/services/test_staff_whole_days.py.
     today = real_today()
     for extra in ("", "&account=acct-northwind"):
         query = f"start={today - timedelta(days=3)}&end={today + timedelta(days=3)}{extra}"
         html = signed_in["staff"].get(f"/staff?{query}").get_data(as_text=True)
         assert "in the range so far" in html
         assert "vs previous range" not in html
-        assert "no comparison until the range ends" in html
+        assert f"(whole days to {today - timedelta(days=1)}: today is not over)" in html
