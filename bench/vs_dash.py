@@ -6,8 +6,8 @@
 
 Both servers run under gunicorn (gthread, 4 threads a worker) and read the same simulators,
 started here with the given latency: the app with deploy/gunicorn.conf.py and a customer of
-globex (isnotai EU, the whole EvoVoice account acct-northwind), the peer (bench/dash_peer)
-with the same key and account. Demo mode is not used: its simulators live inside each worker
+globex (isnotai EU, one EvoVoice customer, as in the demo), the peer (bench/dash_peer)
+with the same key, account and customer. Demo mode is not used: its simulators live inside each worker
 with no latency, so the two apps could not share them.
 
 Each measure runs interleaved, the app then Dash, `--runs` times; the table shows the
@@ -56,7 +56,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PEER = ROOT / "bench" / ".venv-dash" / "bin"
 HEADING = "Against Dash"
 EMAIL = "globex@vs-dash.test"
-ACCOUNT = "acct-northwind"
+# As the demo's globex: one customer of an account whose id is not ASCII.
+ACCOUNT, CUSTOMER = "zürich-東京-Ωmega", "kunde-müller"
 CHARTS = 6
 WAIT_MS = 30_000
 PAGE = {"ours": "/usage", "dash": "/"}
@@ -123,10 +124,11 @@ class Apps:
             "DASH_PEER_EVOVOICE_USER": user,
             "DASH_PEER_EVOVOICE_PASSWORD": password,
             "DASH_PEER_ACCOUNT": ACCOUNT,
+            "DASH_PEER_CUSTOMER": CUSTOMER,
         }
         run_flask(self.ours_env, "setup")
         run_flask(self.ours_env, "tenants", "add", "globex", "--isnotai-key", globex.key,
-            "--region", globex.region, "--evovoice-account", ACCOUNT)  # fmt: skip
+            "--region", globex.region, "--evovoice-account", ACCOUNT, "--evovoice-customer", CUSTOMER)  # fmt: skip
         run_flask(self.ours_env, "users", "add", EMAIL, "--role", "customer", "--tenant",
             "globex", "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
         self.starts = 0

@@ -5,7 +5,7 @@
 A date range and a granularity (day or week) drive one callback that reads both upstream
 simulators with `requests` through a requests-cache session (one SQLite file per server, as
 the app's upstream cache) and returns six `plotly.graph_objects` figures: the five isnotai
-metrics and the EvoVoice account's AI minutes. Days are read once and summed into weeks in
+metrics and one EvoVoice customer's AI minutes. Days are read once and summed into weeks in
 Python, so a week view needs no upstream read once its days are cached. EvoVoice is read one
 day per request, as the app does, with the app's default fan-out of 8 at a time.
 
@@ -31,6 +31,7 @@ EVOVOICE_URL = os.environ["DASH_PEER_EVOVOICE_URL"]
 EVOVOICE_USER = os.environ["DASH_PEER_EVOVOICE_USER"]
 EVOVOICE_PASSWORD = os.environ["DASH_PEER_EVOVOICE_PASSWORD"]
 ACCOUNT = os.environ["DASH_PEER_ACCOUNT"]
+CUSTOMER = os.environ["DASH_PEER_CUSTOMER"]
 CACHE = os.environ.get("DASH_PEER_CACHE", "dash_peer_cache")
 FANOUT = 8
 
@@ -77,14 +78,20 @@ def isnotai(start: date, end: date) -> dict[str, dict[date, int]]:
 
 
 def ai_minutes(day: date) -> int:
-    """Return the account's AI minutes on one day."""
+    """Return the customer's AI minutes on one day."""
     answer = session.get(
         f"{EVOVOICE_URL}/ai/usage",
-        params={"startDate": day.isoformat(), "endDate": day.isoformat(), "accountId": ACCOUNT},
+        params={
+            "startDate": day.isoformat(),
+            "endDate": day.isoformat(),
+            "accountId": ACCOUNT,
+            "customerId": CUSTOMER,
+        },
         timeout=20,
     )
     answer.raise_for_status()
-    return sum(a["aiMinutes"] for a in answer.json().get("accountUsage", []))
+    customers = answer.json().get("customerUsage", [])
+    return sum(c["aiMinutes"] for c in customers if c["customerId"] == CUSTOMER)
 
 
 def bucketed(values: dict[date, int], granularity: str, level: bool) -> tuple[list, list]:
