@@ -6,9 +6,9 @@
 
 Both servers run under gunicorn (gthread, 4 threads a worker) and read the same simulators,
 started here with the given latency: the app with deploy/gunicorn.conf.py and a customer of
-globex (isnotai EU, one EvoVoice customer, as in the demo), the peer (bench/dash_peer)
-with the same key, account and customer. Demo mode is not used: its simulators live inside each worker
-with no latency, so the two apps could not share them.
+globex (isnotai EU, one EvoVoice customer, as in the demo), the peer (bench/dash_peer) with
+the same key, account and customer. Demo mode is not used: its simulators live inside each
+worker with no latency, so the two apps could not share them.
 
 Each measure runs interleaved, the app then Dash, `--runs` times; the table shows the
 medians and the median of the per-pair ratios (app / Dash). Browser measures use Debian's
@@ -18,7 +18,7 @@ caches, then warm their code (not their cache) on a range 200 days back:
 1. Cold upstream: a new browser context loads the page; ms from navigation start until all
    six charts have a trace drawn, and the bytes transferred until then (first visit). Then
    granularity day → week: ms from the change until all six charts show week buckets, and
-   the bytes of that change (the app reads four week totals upstream; the peer sums days).
+   the bytes of that change (the app reads week totals upstream; the peer sums cached days).
 2. Warm upstream: a new context loads the page again (server caches now full): ms to all
    charts; the same change (now cached on both), ms and bytes; then the page once more in
    the same context (warm revisit), ms.
