@@ -14,6 +14,7 @@ and HTML-escaped), unchanged by the builders: the same text either way.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -151,7 +152,8 @@ builders word each bucket's hover the same way, and with a granularity that incl
 {table}
 
 - Command: `{command}`
-- Made: {machine()}
+- Made: {machine()}, load average {os.getloadavg()[0]:.1f} at the end (a shared machine
+  slows both builders; the ratios are what to compare)
 """
 
 
