@@ -67,6 +67,7 @@ lock: | $(BIN)/python
 bench: install
 	$(BIN)/python -m bench.server_time
 	$(BIN)/python -m bench.staff_view
+	$(BIN)/python -m bench.figures
 	$(BIN)/python -m bench.load --write
 	$(BIN)/python -m bench.browser_first_chart
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from flask import render_template_string
@@ -15,6 +18,7 @@ from presenters.staff_charts import ranking_figure
 from services.shaping import Bucket
 from services.staff_ranking import Row
 
+ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = "</script><script>alert(1)</script> & \u2028 'x' <!--"
 DAY = date(2026, 3, 1)
 
@@ -123,3 +127,25 @@ def test_without_a_granularity_no_bucket_is_called_partial():
     (trace,) = series_figure("AI minutes", week, None, line=False, unit_axis=COUNT_AXIS)["data"]
     assert trace["marker"]["opacity"] == [1] and trace["marker"]["pattern"]["shape"] == [""]
     assert trace["customdata"] == ["2026-03-01 – 2026-03-07: 5"]
+
+
+def test_figures_are_built_without_importing_plotly():
+    # Plotly's graph_objects cost milliseconds per figure; the presenters write the JSON.
+    program = """
+import sys
+from datetime import date
+from presenters import kpi, staff, usage
+from presenters.charts import COUNT_AXIS, series_figure
+from presenters.staff_charts import ranking_figure
+from services.shaping import Bucket
+from services.staff_ranking import Row
+day = date(2026, 3, 1)
+series_figure("Events", [Bucket(day, day, 1)], [], line=False, unit_axis=COUNT_AXIS,
+              granularity="day", today=day)
+ranking_figure([Row("acct", None, 3, None)], 4, 2, "account")
+print(sorted(name for name in sys.modules if name.split(".")[0] == "plotly"))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
