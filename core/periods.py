@@ -18,7 +18,8 @@ def bucket_start(day: date, granularity: str) -> date:
     raise ValueError(f"granularity must be one of {GRANULARITIES}, not {granularity!r}")
 
 
-def _next_bucket(start: date, granularity: str) -> date:
+def next_bucket(start: date, granularity: str) -> date:
+    """Return the first day of the calendar bucket after the one starting on `start`."""
     if granularity == "day":
         return start + timedelta(days=1)
     if granularity == "week":
@@ -36,7 +37,7 @@ def split(start: date, end: date, granularity: str) -> list[tuple[date, date]]:
     buckets = []
     cursor = start
     while cursor <= end:
-        following = _next_bucket(bucket_start(cursor, granularity), granularity)
+        following = next_bucket(bucket_start(cursor, granularity), granularity)
         last = min(end, following - timedelta(days=1))
         buckets.append((cursor, last))
         cursor = last + timedelta(days=1)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from clients.isnotai import IsnotaiUsage, UsagePoint
-from core.periods import bucket_start, split
+from core.periods import bucket_start, next_bucket, split
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,7 @@ def projection(total: int | None, start: date, end: date, now: datetime) -> int 
 def calendar_days(bucket: Bucket, granularity: str) -> int:
     """Return how many days the whole calendar bucket (day, ISO week, month) holding it has."""
     first = bucket_start(bucket.start, granularity)
-    whole = split(first, first + timedelta(days=31), granularity)[0]
-    return (whole[1] - whole[0]).days + 1
+    return (next_bucket(first, granularity) - first).days
 
 
 @dataclass(frozen=True)
