@@ -41,14 +41,16 @@ def rss_mb() -> float | None:
     return None
 
 
-def timed(client, url: str) -> tuple[float, int]:
-    """Return the milliseconds and body bytes of one fragment request."""
-    began = time.perf_counter()
+def timed(client, url: str) -> tuple[float, int, float]:
+    """Return the milliseconds, body bytes and process CPU milliseconds of one fragment
+    request (CPU of every thread: the app's, its fan-out's and the simulator's)."""
+    began, cpu = time.perf_counter(), time.process_time()
     response = client.get(url, headers={"HX-Request": "true"})
     elapsed = (time.perf_counter() - began) * 1000
+    cpu_ms = (time.process_time() - cpu) * 1000
     if response.status_code != 200:
         raise SystemExit(f"{url} answered {response.status_code}: {response.data[:300]!r}")
-    return elapsed, len(response.data)
+    return elapsed, len(response.data), cpu_ms
 
 
 def measure(sims, extra: int, warm: int) -> list[dict]:
@@ -64,7 +66,7 @@ def measure(sims, extra: int, warm: int) -> list[dict]:
             client = signed_in(app, STAFF)
             for name, url in SCENARIOS.items():
                 sims.state.clear_calls()
-                cold_ms, cold_bytes = timed(client, url)
+                cold_ms, cold_bytes, cold_cpu = timed(client, url)
                 calls = len(sims.state.calls(path="/ai/usage"))
                 runs = [timed(client, url) for _ in range(warm)]
                 rows.append(
@@ -72,9 +74,10 @@ def measure(sims, extra: int, warm: int) -> list[dict]:
                         "customers": extra,
                         "scenario": name,
                         "cold_ms": cold_ms,
-                        "warm_ms": statistics.median(ms for ms, _ in runs),
+                        "cold_cpu": cold_cpu,
+                        "warm_ms": statistics.median(ms for ms, _, _ in runs),
                         "bytes": cold_bytes,
-                        "warm_bytes": max(size for _, size in runs),
+                        "warm_bytes": max(size for _, size, _ in runs),
                         "calls": calls,
                         "warm_calls": len(sims.state.calls(path="/ai/usage")) - calls,
                         "rss": rss_mb(),
@@ -90,14 +93,16 @@ def measure(sims, extra: int, warm: int) -> list[dict]:
 def table(rows: list[dict], warm: int) -> str:
     """Return the results as a Markdown table."""
     lines = [
-        f"| extra customers | view | cold: server ms | warm: server ms (median of {warm}) "
+        "| extra customers | view | cold: server ms | cold: process CPU ms "
+        f"| warm: server ms (median of {warm}) "
         "| fragment bytes (cold / warm) | EvoVoice calls (cold / warm) | process RSS after, MB |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         rss = f"{r['rss']:,.0f}" if r["rss"] is not None else "–"
         lines.append(
-            f"| {r['customers']:,} | {r['scenario']} | {r['cold_ms']:,.0f} | {r['warm_ms']:,.1f} "
+            f"| {r['customers']:,} | {r['scenario']} | {r['cold_ms']:,.0f} "
+            f"| {r['cold_cpu']:,.0f} | {r['warm_ms']:,.1f} "
             f"| {r['bytes']:,} / {r['warm_bytes']:,} | {r['calls']} / {r['warm_calls']} | {rss} |"
         )
     return "\n".join(lines)
@@ -113,6 +118,7 @@ EvoVoice read happens, and the simulator (same process) builds and serialises ea
 one account reads 30 day buckets, the whole range and the previous range, each answer
 listing every customer of the account. Warm: the same request {warm} more times; the median.
 Server time is the wall time through Flask's test client (no network between client and app);
+process CPU is every thread's, the simulator's included (on 2 shared CPUs);
 the very first cold request of the run also pays for importing Plotly. RSS is the whole
 process, simulator included; the parsed answers it holds are bounded by the client's memo.
 

@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, TypeVar
@@ -105,6 +105,9 @@ class UpstreamRequest:
     # Names the decoder when one answer is read several ways (whole, or totals only):
     # decoded values and in-process flights are kept per view; the stored answer is shared.
     view: str = ""
+    # How this view is made from the whole answer's decoded value (view ""), so a view
+    # asked for while the whole answer is in memory costs neither a store read nor a parse.
+    narrow: Callable[[Any], Any] | None = None
     # The process-wide limit on calls in flight to this upstream, if it has one.
     slots: ProcessSlots | None = None
 
@@ -272,7 +275,9 @@ class CachedUpstream:
         key = self.cache_key(req)
         cached = None
         if not refresh:
-            remembered = self._memo.get(_memo_key(key, req), self.clock())
+            remembered = self._memo.get(_memo_key(key, req), self.clock()) or self._narrowed(
+                key, req
+            )
             if remembered is None:
                 cached = self._read_cache(key)
                 remembered = self._fresh(key, req, cached, decode)
@@ -291,6 +296,16 @@ class CachedUpstream:
             f"{_memo_key(key, req)}:{refresh}",
             lambda: self._fetch_upstream(req, key, decode, refresh, cached),
         )
+
+    def _narrowed(self, key: str, req: UpstreamRequest) -> Fetched | None:
+        """Return a view made from the whole answer held in memory, if it is held."""
+        if req.narrow is None or not req.view:
+            return None
+        whole = self._memo.get(key, self.clock())
+        if whole is None:
+            return None
+        # Not kept: made again in far less time than the memory it would hold.
+        return replace(whole, value=req.narrow(whole.value))
 
     def _fresh(
         self, key: str, req: UpstreamRequest, cached, decode: Decoder[T]

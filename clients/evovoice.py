@@ -13,6 +13,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import partial
+from itertools import repeat
+from typing import Any
 
 import requests
 from requests_cache import DO_NOT_CACHE
@@ -32,7 +34,7 @@ from .errors import (
     error_for_status,
 )
 from .fanout import run_all
-from .responses import json_body, retry_after_seconds, success_body
+from .responses import fast_body, json_body, retry_after_seconds, strict_body
 from .result import Fetched
 
 API = "EvoVoice"
@@ -72,7 +74,8 @@ def date_params(start: date, end: date, end_date: str) -> dict[str, str]:
     return {"startDate": start.isoformat(), "endDate": upstream_end.isoformat()}
 
 
-@dataclass(frozen=True)
+# Slots: an answer holds up to hundreds of thousands of these, each built in less time.
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class AccountMinutes:
     """AI minutes of one account over a range (rounded by EvoVoice per call)."""
 
@@ -80,7 +83,7 @@ class AccountMinutes:
     ai_minutes: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class CustomerMinutes:
     """AI minutes of one customer of an account over a range."""
 
@@ -213,6 +216,88 @@ def parse_usage(body: object, start: date, end: date) -> AIUsage:
         raise BadResponse(
             API, f"EvoVoice answered with an unreadable usage record ({exc})"
         ) from None
+    return AIUsage(start, end, accounts, customers)
+
+
+def read_usage(
+    content: bytes,
+    start: date,
+    end: date,
+    totals_of: tuple[str | None, str | None] | None = None,
+) -> AIUsage:
+    """Parse a 2xx `/ai/usage` body, as `parse_usage` does, in a fraction of its time.
+
+    `totals_of` (account id, customer id) keeps only what `minutes()` reads in that scope,
+    as `totals_for` does, without building a record for the customers it leaves out (a
+    staff bucket of every account lists them all). Whatever the quick reading cannot take
+    as it comes (an unreadable record, or an integer too large for orjson) is read again
+    by `parse_usage` from json's decoding, so answers and errors stay exactly its own.
+    """
+    usage = _quick_usage(fast_body(content, API, "EvoVoice"), start, end, totals_of)
+    if usage is None:
+        usage = parse_usage(strict_body(content, API, "EvoVoice"), start, end)
+        if totals_of is not None:
+            usage = usage.totals_for(*totals_of)
+    return usage
+
+
+def _all_of(items: list, key: str, kind: type, default: object = None) -> bool:
+    # One C-level pass over every item (no Python frame per record): all values of `key`
+    # are exactly of `kind` (a bool is not an int here, as in `_minutes`).
+    return set(map(type, map(dict.get, items, repeat(key), repeat(default)))) <= {kind}
+
+
+def _quick_usage(
+    body: object, start: date, end: date, totals_of: tuple[str | None, str | None] | None
+) -> AIUsage | None:
+    """Return `parse_usage(body, ...)` (narrowed to `totals_of`), or None when any check of
+    `parse_usage` might not pass: the caller then lets `parse_usage` say why."""
+    if not isinstance(body, dict) or (body and not {"accountUsage", "customerUsage"} & body.keys()):
+        return None
+    found: list[list] = []
+    for key in ("accountUsage", "customerUsage"):
+        # As in `_records`: a missing (null) list is an empty one, anything else not a list.
+        items = body.get(key)
+        items = [] if items is None else items
+        if type(items) is not list:
+            return None
+        found.append(items)
+    account_items, customer_items = found
+    if not all(set(map(type, items)) <= {dict} for items in found):
+        return None
+    if not (
+        _all_of(account_items, "accountId", str)
+        and _all_of(account_items, "aiMinutes", int, 0)
+        and _all_of(customer_items, "accountId", str)
+        and _all_of(customer_items, "customerId", str)
+        and _all_of(customer_items, "aiMinutes", int, 0)
+    ):
+        return None
+    if totals_of is not None:
+        account_id, customer_id = totals_of
+        if account_id is not None:
+            account_items = [i for i in account_items if i["accountId"] == account_id]
+        customer_items = (
+            []
+            if customer_id is None
+            else [i for i in customer_items if i["customerId"] == customer_id]
+        )
+    get: Callable[..., Any] = dict.get
+    accounts = tuple(
+        map(
+            AccountMinutes,
+            map(get, account_items, repeat("accountId")),
+            map(get, account_items, repeat("aiMinutes"), repeat(0)),
+        )
+    )
+    customers = tuple(
+        map(
+            CustomerMinutes,
+            map(get, customer_items, repeat("accountId")),
+            map(get, customer_items, repeat("customerId")),
+            map(get, customer_items, repeat("aiMinutes"), repeat(0)),
+        )
+    )
     return AIUsage(start, end, accounts, customers)
 
 
@@ -540,7 +625,7 @@ class EvovoiceClient:
 
     def _fetch(self, verb: str, ask: _Ask) -> Fetched[AIUsage]:
         params, start, end = ask.params(), ask.start, ask.end
-        account_id, customer_id = ask.account_id, ask.customer_id
+        totals_of = (ask.account_id, ask.customer_id) if ask.totals_only else None
         sent: dict[str, str] = {}
 
         def headers() -> dict[str, str]:
@@ -562,6 +647,7 @@ class EvovoiceClient:
             scope=f"{self._username}\0{self._password}",
             ttl=self.upstream.policy.ttl_for(end, self.upstream.clock().date()),
             view="totals" if ask.totals_only else "",
+            narrow=(lambda usage: usage.totals_for(*totals_of)) if totals_of else None,
             slots=self.slots,
         )
 
@@ -571,8 +657,7 @@ class EvovoiceClient:
                 raise SessionExpired(API, "the EvoVoice session expired", status=401)
             if not 200 <= response.status_code < 300:
                 raise error_for(response, secrets=(self._password,))
-            usage = parse_usage(success_body(response, API, "EvoVoice"), start, end)
-            return usage.totals_for(account_id, customer_id) if ask.totals_only else usage
+            return read_usage(response.content, start, end, totals_of)
 
         return self.upstream.fetch(request, decode, refresh=ask.refresh)
 

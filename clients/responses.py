@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+import orjson
 import requests
 
 from .errors import BadResponse
@@ -23,8 +24,13 @@ def json_body(response: requests.Response) -> object | None:
 
 def success_body(response: requests.Response, api: str, vendor: str) -> object:
     """Return a 2xx answer's JSON body; raise BadResponse when it is not JSON."""
+    return strict_body(response.content, api, vendor)
+
+
+def strict_body(content: bytes, api: str, vendor: str) -> object:
+    """Return a 2xx answer's body as json decodes it; raise BadResponse when it is not JSON."""
     try:
-        return json.loads(response.content)
+        return json.loads(content)
     except RecursionError:
         raise BadResponse(api, f"{vendor} answered with JSON nested too deeply to read") from None
     except (ValueError, UnicodeDecodeError):
@@ -32,6 +38,22 @@ def success_body(response: requests.Response, api: str, vendor: str) -> object:
         raise BadResponse(
             api, f"{vendor} answered with something that is not JSON", retryable=True
         ) from None
+
+
+def fast_body(content: bytes, api: str, vendor: str) -> object:
+    """Return a 2xx answer's body decoded by orjson, for large answers; else as
+    `strict_body` does.
+
+    orjson reads a body of 100,000 records in a fraction of json's time, and whatever
+    strict UTF-8 JSON it accepts it decodes to json's values, except an integer outside
+    64 bits: a float here, an int from json. Callers that require integers find the float
+    and read the answer again with `strict_body`; what orjson refuses and json may still
+    read (NaN, UTF-16, a byte order mark, lone surrogates, deep nesting) goes to json here.
+    """
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return strict_body(content, api, vendor)
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

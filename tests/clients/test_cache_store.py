@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import pickle
 import sqlite3
@@ -11,7 +12,12 @@ from pathlib import Path
 
 import pytest
 import redis
+from itsdangerous import Signer
+from requests.structures import CaseInsensitiveDict
+from requests_cache import CachedResponse
+from requests_cache.models import CachedRequest
 
+from clients.cache_store import RAW_BODY_MARK, signed_json
 from clients.cached_http import CachedUpstream
 from clients.isnotai import IsnotaiClient
 from simulators.data import isnotai_integration
@@ -133,13 +139,13 @@ def test_an_unsigned_or_forged_entry_is_a_miss(store_url, sims, policy, clock, t
     http.close()
     store = store_for(store_url)
     [key] = store.keys()
-    text, _, _ = bytes(store.get(key)).rpartition(b".")  # the JSON without its signature
-    entry = json.loads(text)  # stored as JSON, not a pickle
-    answer = json.loads(base64.b64decode(entry["_content"]))
+    text, _, _ = bytes(store.get(key)).rpartition(b".")  # the entry without its signature
+    head, _, body = text.removeprefix(RAW_BODY_MARK).partition(b"\n")
+    json.loads(head)  # described as JSON, not a pickle
+    answer = json.loads(body)
     for record in answer["data"]:
         record["value"] += 1_000_000  # a believable answer, with other numbers
-    entry["_content"] = base64.b64encode(json.dumps(answer).encode()).decode()
-    forged = json.dumps(entry).encode()
+    forged = RAW_BODY_MARK + head + b"\n" + json.dumps(answer).encode()
     for tampered in (forged, forged + b".not-the-signature", b"\x00garbage\xff"):
         store.put(key, tampered)
         sims.state.clear_calls()
@@ -172,3 +178,48 @@ def test_an_entry_moved_to_another_tenants_key_is_not_its_answer(
     finally:
         http.close()
     assert again.source == "upstream" and again.value == initech.value
+
+
+def test_an_entry_keeps_its_body_byte_for_byte_beside_its_description(test_secret):
+    body = b'{\n  "data": [],\n  "note": "a line\\nbreak"\n}\n\xff'  # newlines, not UTF-8
+    url = "http://upstream.invalid/v1/usage?x=1"
+    response = CachedResponse(
+        status_code=200,
+        url=url,
+        headers=CaseInsensitiveDict({"Content-Type": "application/json", "X-A": "b\nc"}),
+        request=CachedRequest(method="GET", url=url),
+    )
+    response._content = body
+    serializer = signed_json(test_secret.encode())
+
+    stored = serializer.dumps(response)
+    assert stored.startswith(RAW_BODY_MARK) and body in stored  # not base64, not re-encoded
+    again = serializer.loads(stored)
+    assert again.content == body
+    assert again.headers["X-A"] == "b\nc" and again.url == url and again.status_code == 200
+
+
+def test_an_entry_in_the_earlier_all_json_form_is_still_read(
+    store_url, sims, policy, clock, test_secret
+):
+    start, end = past_range()
+    http, isnotai = client_on(store_url, sims, policy, clock, test_secret)
+    saved = isnotai.usage(ACME.key, "us", start, end)
+    signer = Signer(http._signing_key, salt="usage-http-cache", digest_method=hashlib.sha256)
+    http.close()
+    store = store_for(store_url)
+    [key] = store.keys()
+    text, _, _ = bytes(store.get(key)).rpartition(b".")
+    head, _, body = text.removeprefix(RAW_BODY_MARK).partition(b"\n")
+    entry = json.loads(head)
+    entry["_content"] = base64.b64encode(body).decode()  # as requests-cache's JSON stores it
+    store.put(key, signer.sign(json.dumps(entry).encode()))
+    sims.state.clear_calls()
+
+    http, isnotai = client_on(store_url, sims, policy, clock, test_secret)
+    try:
+        again = isnotai.usage(ACME.key, "us", start, end)
+    finally:
+        http.close()
+    assert again.source == "cache" and again.value == saved.value
+    assert usage_calls(sims) == 0

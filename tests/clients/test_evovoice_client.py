@@ -6,6 +6,7 @@ the simulator answers; nothing on the client's network path is mocked.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,8 @@ from itertools import pairwise
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clients.cached_http import CachedUpstream
 from clients.errors import (
@@ -33,6 +36,7 @@ from clients.evovoice import (
     EvovoiceClient,
     error_for,
     parse_usage,
+    read_usage,
 )
 from simulators.data import (
     EVOVOICE_ACCOUNTS,
@@ -741,6 +745,85 @@ def test_series_keep_totals_only_and_never_hide_customers_from_a_whole_read(
     body = evovoice_expected(START, end, account_id="acct-northwind", extra_customers=2000)
     assert len(whole.value.customers) == len(body["customerUsage"]) > 300
     assert whole.value.minutes("acct-northwind") == series.total
+
+
+def test_a_totals_read_while_the_whole_answer_is_in_memory_is_made_from_it(
+    evovoice, upstream, sims
+):
+    sims.state.update(extra_customers=2000)
+    end = START + timedelta(days=6)
+    for account_id, customer_id in [(None, None), ("acct-northwind", None), (None, "cust-idle")]:
+        whole = evovoice.usage(START, end, account_id, customer_id)
+        held = upstream.memo_weight
+        sims.state.clear_calls()
+        totals = evovoice.usage(START, end, account_id, customer_id, totals_only=True)
+        assert totals.value == whole.value.totals_for(account_id, customer_id)
+        assert totals.fetched_at == whole.fetched_at and totals.source == "cache"
+        # Neither read from the store and kept as a second parse, nor asked of EvoVoice.
+        assert upstream.memo_weight == held
+        assert usage_calls(sims) == []
+
+
+def body_of(accounts: list, customers: list, extra: dict) -> bytes:
+    return json.dumps({"accountUsage": accounts, "customerUsage": customers, **extra}).encode()
+
+
+# What an answer's records may hold, most of it readable, some of it not: each field
+# missing, null, of another JSON type, a bool, or an integer past 64 bits (json reads
+# that as an int, orjson as a float).
+VALUES = st.one_of(
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([0, 1, None, True, False, 1.5, "7", [], {}, 10**20, -(2**63) - 1]),
+)
+IDS = st.one_of(st.sampled_from(["a", "b", "c\u00e9", "</x>"]), VALUES)
+RECORDS = st.dictionaries(
+    st.sampled_from(["accountId", "customerId", "aiMinutes", "other"]), IDS | VALUES
+)
+LISTS = st.one_of(st.lists(RECORDS, max_size=6), st.sampled_from([None, {}, "", 0, [1]]))
+
+
+@given(
+    accounts=LISTS,
+    customers=LISTS,
+    extra=st.sampled_from([{}, {"responseStatus": None}]),
+    drop=st.sampled_from(
+        [(), ("accountUsage",), ("customerUsage",), ("accountUsage", "customerUsage")]
+    ),
+    totals_of=st.sampled_from([None, (None, None), ("a", None), (None, "b"), ("a", "b")]),
+)
+@settings(max_examples=400, deadline=None)
+def test_reading_an_answer_quickly_gives_what_parsing_it_gives(
+    accounts, customers, extra, drop, totals_of
+):
+    body = json.loads(body_of(accounts, customers, extra))
+    for key in drop:
+        body.pop(key)
+    content = json.dumps(body).encode()
+    try:
+        expected = parse_usage(json.loads(content), START, END)
+    except BadResponse as exc:
+        with pytest.raises(BadResponse) as refused:
+            read_usage(content, START, END, totals_of)
+        assert refused.value.message == exc.message
+        return
+    if totals_of is not None:
+        expected = expected.totals_for(*totals_of)
+    assert read_usage(content, START, END, totals_of) == expected
+
+
+def test_json_that_orjson_refuses_is_still_read_as_json_reads_it():
+    readable = {"accountUsage": [{"accountId": "a", "aiMinutes": 10**20}]}
+    for content in (
+        json.dumps(readable).encode(),  # an integer past 64 bits
+        b"\xef\xbb\xbf" + json.dumps(readable).encode(),  # a byte order mark
+        json.dumps(readable).encode("utf-16"),
+        json.dumps({"accountUsage": [{"accountId": "\ud800", "aiMinutes": 1}]}).encode(),
+    ):
+        assert read_usage(content, START, END) == parse_usage(json.loads(content), START, END)
+    for content, retryable in ((b'{"accountUsage": NaN}', False), (b"{", True)):
+        with pytest.raises(BadResponse) as refused:
+            read_usage(content, START, END)
+        assert refused.value.retryable is retryable
 
 
 # --- open points of the docs: endDate, verb, empty answers, Basic-only, sessions --------
