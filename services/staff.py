@@ -290,8 +290,11 @@ class StaffService:
             return StaffView(query, error=exc)
 
     def _previous(self, query: StaffQuery, refresh: bool) -> Fetched[AIUsage]:
+        # Only the scope's totals (each account's, for every account) are compared.
         old = query.range.previous
-        return self.client.usage(old.start, old.end, query.account, query.customer, refresh=refresh)
+        return self.client.usage(
+            old.start, old.end, query.account, query.customer, refresh=refresh, totals_only=True
+        )
 
     def _cut(self, r: UsageQuery) -> Comparison | None:
         """Return the whole days a change compares while the range holds today or later
