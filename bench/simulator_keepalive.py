@@ -120,7 +120,9 @@ def main() -> None:
         ]
     )
     if not args.no_write:
-        write_section("Simulator calls on a kept-alive connection", body)
+        write_section(
+            "Simulator calls on a kept-alive connection (bench/simulator_keepalive.py)", body
+        )
 
 
 if __name__ == "__main__":

@@ -123,6 +123,11 @@ def main() -> None:
             "milliseconds until a worker's first plotly.js (1.2 MB, brotli) has arrived, right",
             f"after the server started and after each of {args.recycles} replacements; seconds",
             "from `flask setup` to gunicorn's first /healthz.",
+            *(
+                [f"`{args.before}` is `git archive` of the earlier commit, with .venv linked in."]
+                if args.before
+                else []
+            ),
             "",
             "| code | start to ready (s) | after start | after recycle, median | max |",
             "|---|---:|---:|---:|---:|",
