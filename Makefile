@@ -22,7 +22,10 @@ $(JS_STAMP): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Static files are compressed here, once, into build/precompressed/ (blueprints/assets.py);
+# files already compressed are only hashed, so this takes well under a second.
 install: $(PY_STAMP) $(JS_STAMP)
+	$(BIN)/python -m blueprints.assets
 
 run: export USAGE_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: install
@@ -88,4 +91,4 @@ bench-dash: install $(DASH_STAMP)
 	$(BIN)/python -m bench.vs_dash $(BENCH_DASH_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules instance/*.sqlite* .pytest_cache .mypy_cache .coverage .coverage.*
+	rm -rf $(VENV) node_modules build instance/*.sqlite* .pytest_cache .mypy_cache .coverage .coverage.*

@@ -29,6 +29,18 @@ control_socket_disable = True
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="usage-metrics-"))
 
 
+def on_starting(server):
+    """Compress the static files before any worker forks, so no worker or request pays."""
+    from blueprints.assets import precompress
+
+    precompress()
+
+
+def on_reload(server):
+    """Compress the static files a deploy changed before the new workers start."""
+    on_starting(server)
+
+
 def child_exit(server, worker):
     """Drop a dead worker's live gauges from the merged metrics."""
     from prometheus_client import multiprocess

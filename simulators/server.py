@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from typing import Self
 
 from flask import Blueprint, Flask, Response, jsonify, request
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from simulators.evovoice import create_evovoice_blueprint
 from simulators.isnotai import create_isnotai_blueprint
+from simulators.keepalive import KeepAliveRequestHandler, KeepAliveServer
 from simulators.state import SimulatorState
 
 
-class QuietRequestHandler(WSGIRequestHandler):
+class QuietRequestHandler(KeepAliveRequestHandler):
     """Handle requests without writing an access-log line for each."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -121,7 +121,7 @@ def build_wsgi_app(state: SimulatorState | None = None) -> Flask:
 class RunningSimulators:
     """Hold a running simulator server, its thread and its state."""
 
-    server: BaseWSGIServer
+    server: KeepAliveServer
     thread: threading.Thread
     state: SimulatorState
     host: str
@@ -158,6 +158,7 @@ class RunningSimulators:
             return
         self.state.release_waiters()
         self.server.shutdown()
+        self.server.close_connections()
         self.server.server_close()
         self.thread.join()
 
@@ -175,11 +176,12 @@ def start_simulators(
     *,
     quiet: bool = True,
 ) -> RunningSimulators:
-    """Start the simulators on a threaded server in a daemon thread; return once accepting."""
+    """Start the simulators on a threaded keep-alive server in a daemon thread; return once
+    accepting."""
     state = SimulatorState() if state is None else state
-    handler = QuietRequestHandler if quiet else WSGIRequestHandler
-    # make_server binds and listens before returning, so callers can connect at once.
-    server = make_server(host, port, build_wsgi_app(state), threaded=True, request_handler=handler)
+    handler = QuietRequestHandler if quiet else KeepAliveRequestHandler
+    # The server binds and listens before returning, so callers can connect at once.
+    server = KeepAliveServer(host, port, build_wsgi_app(state), handler)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="simulators", daemon=True
     )
