@@ -33,7 +33,6 @@ from .staff_growth import (
     fresh_until,
     movers,
     overview_granularity,
-    summed,
     total_buckets,
     totals_of,
     trends,
@@ -316,9 +315,7 @@ class StaffService:
         # and shows the total, ranking and movers while the buckets are still read.
         granularity, note = overview_granularity(r, current.value.size)
         cut = self._cut(r)
-        # Day buckets hold the range's whole days already; other buckets end past them.
-        by_day = granularity == "day"
-        if cut is not None and current.value.size * (1 if by_day else 2) > self.compare_budget:
+        if cut is not None and current.value.size * 2 > self.compare_budget:
             cut = None  # too large an answer to read again: "no comparison" (COMPARE_BUDGET)
         (buckets, series_error), whole_days = both(
             lambda: (
@@ -326,19 +323,14 @@ class StaffService:
                 if granularity is not None
                 else (None, None)
             ),
-            lambda: self._whole_days(cut, not by_day, refresh) if cut is not None else None,
+            lambda: self._whole_days(cut, refresh) if cut is not None else None,
         )
         if series_error is not None:
             note = series_error.message
         minutes = list(buckets.minutes) if buckets is not None else []
         compared: tuple[dict[str, int], dict[str, int]] | None = None
         if cut is not None and whole_days is not None:
-            if not by_day:
-                compared = (whole_days.minutes[1], whole_days.minutes[0])
-            elif minutes:
-                days = split(r.start, r.end, "day")
-                over = [m for (_, end), m in zip(days, minutes, strict=True) if end <= cut.end]
-                compared = (summed(over), whole_days.minutes[0])
+            compared = (whole_days.minutes[1], whole_days.minutes[0])
         over_time = (
             total_buckets(split(r.start, r.end, granularity), minutes)
             if minutes and granularity
@@ -368,13 +360,12 @@ class StaffService:
         comparison = cut if compared is not None else None
         return StaffView(query, Freshness.of(results), overview=overview, comparison=comparison)
 
-    def _whole_days(self, cut: Comparison, current: bool, refresh: bool) -> AccountBuckets | None:
-        """Return every account's minutes in the previous range's whole days, and with
-        `current` the range's (remembered while their answers are fresh), or None when
+    def _whole_days(self, cut: Comparison, refresh: bool) -> AccountBuckets | None:
+        """Return every account's minutes in the previous range's whole days and in the
+        range's, each one read as `/usage` reads them (EvoVoice rounds per call, so summed
+        day buckets would differ), remembered while their answers are fresh; or None when
         EvoVoice did not answer: the page then says there is no comparison, and stands."""
-        spans = [(cut.previous_start, cut.previous_end)]
-        if current:
-            spans.append((cut.start, cut.end))
+        spans = [(cut.previous_start, cut.previous_end), (cut.start, cut.end)]
         key = ("whole days", *spans)
         memo = self.bucket_memo
         if memo is not None and not refresh:
@@ -471,26 +462,19 @@ class StaffService:
             return unknown
         r = query.range
         cut = self._cut(r)
-        by_day = r.granularity == "day"
         reads: list[Callable[[], object]] = [
             lambda: self._series(query, refresh),
             lambda: self._previous(query, refresh),
         ]
         if cut is not None:
             # One scope's answers are small: whole days are always worth their reads.
-            reads.append(lambda: self._scoped_days(query, cut, not by_day, refresh))
+            reads.append(lambda: self._scoped_days(query, cut, refresh))
         series, previous, *more = run_all(reads)
         scope = (query.account, query.customer)
         compared, days = None, None
         if cut is not None and more[0] is not None:
             days = more[0]
-            if by_day:
-                over = [b.value for b in series.buckets if b.end <= cut.end]
-                known = [v for v in over if v is not None]
-                current = sum(known) if known else None
-            else:
-                current = days[1].value.minutes(*scope)
-            compared = (current, days[0].value.minutes(*scope))
+            compared = (days[1].value.minutes(*scope), days[0].value.minutes(*scope))
         shaped = Series(
             buckets=series.buckets,
             total=series.total,
@@ -516,13 +500,11 @@ class StaffService:
         )
 
     def _scoped_days(
-        self, query: StaffQuery, cut: Comparison, current: bool, refresh: bool
+        self, query: StaffQuery, cut: Comparison, refresh: bool
     ) -> list[Fetched[AIUsage]] | None:
-        """Return the scope's previous whole days, and with `current` the range's, or None
-        when EvoVoice did not answer (the page then says there is no comparison)."""
-        spans = [(cut.previous_start, cut.previous_end)]
-        if current:
-            spans.append((cut.start, cut.end))
+        """Return the scope's previous whole days and the range's, each one read (as on
+        `/usage`), or None when EvoVoice did not answer (the page then says so)."""
+        spans = [(cut.previous_start, cut.previous_end), (cut.start, cut.end)]
 
         def read(span: tuple) -> Callable[[], Fetched[AIUsage]]:
             return lambda: self.client.usage(
