@@ -28,10 +28,6 @@ def real_today() -> date:
     return datetime.now(UTC).date()
 
 
-def days(start: date, end: date) -> list[date]:
-    return [start + DAY * i for i in range((end - start).days + 1)]
-
-
 def accounts(start: date, end: date) -> dict[str, int]:
     body = evovoice_expected(start, end)
     return {a["accountId"]: a["aiMinutes"] for a in body.get("accountUsage", ())}
