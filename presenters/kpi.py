@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from .formatting import span_label
+
 # The sparkline's drawing box; the SVG scales it to the tile (preserveAspectRatio="none").
 SPARK_WIDTH = 100
 SPARK_HEIGHT = 28
@@ -46,8 +48,8 @@ class ComparedRange:
 
     @property
     def label(self) -> str:
-        """Say the range: 2026-10-02 – 2026-10-31."""
-        return f"{self.start.isoformat()} – {self.end.isoformat()}"
+        """Say the range: 2026-10-02 – 2026-10-31, or one day by its date."""
+        return span_label(self.start, self.end)
 
 
 def change_words(change: Any) -> str:

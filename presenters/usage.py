@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from services.shaping import change_pct, last_value, partial, up_to
+from services.shaping import last_value, partial, up_to
 
 from .charts import BYTES_AXIS, COUNT_AXIS, Chart, TableRow, pace_of, series_figure
 from .formatting import (
@@ -82,9 +82,9 @@ def _rows(buckets, previous, fmt, today, granularity, missing, kept_from=None) -
     return rows
 
 
-def _total_label(level: bool, ongoing: bool) -> str:
+def _total_label(level: bool, ongoing: bool, running: bool) -> str:
     if level:
-        return "at the latest reading" if ongoing else "at the end of the range"
+        return "at the latest reading" if running else "at the end of the range"
     return "in the range so far" if ongoing else "in the range"
 
 
@@ -96,6 +96,8 @@ def _previous_span(query: UsageQuery) -> str:
 def _against(query: UsageQuery, today: date | None, level: bool) -> str | None:
     """Name what a flow's change compares: the previous range, or its whole days while the
     range holds today (`UsageQuery.compared`); None while no day of the range is over."""
+    if today is not None and level and query.end > today:
+        return span_label(query.previous_start, today - query.previous_shift)
     if today is None or level:
         return _previous_span(query)
     comparison = query.compared(today)
@@ -122,7 +124,6 @@ def _chart(
     change,
     projection,
     today=None,
-    previous_total=None,
     no_change=NO_PREVIOUS,
     missing=None,
     kept_from=None,
@@ -134,8 +135,7 @@ def _chart(
     if today is not None:
         buckets = up_to(buckets, today)
     if ongoing and level:
-        total = last_value(buckets)
-        change = None if change is None else change_pct(total, previous_total)
+        total = last_value(buckets)  # the service compares it with the same day back
     against = _against(query, today, level)
     if against is None:
         change, no_change, against = None, NOTHING_OVER, ""
@@ -161,7 +161,7 @@ def _chart(
         figure=figure,
         rows=_rows(buckets, previous, fmt, today, granularity, missing, kept_from),
         total=card_fmt(total),
-        total_label=_total_label(level, ongoing),
+        total_label=_total_label(level, ongoing, today is not None and query.end >= today),
         change=change_text(change, no_change, against),
         pace=None if level else pace_of(projection, noun, card_fmt),
         has_data=any(b.value is not None for b in buckets),
@@ -191,7 +191,6 @@ def _metric_chart(panel, chart_id: str, today: date | None, view: UsageView) -> 
         change=panel.change,
         projection=panel.projection,
         today=today,
-        previous_total=panel.previous_total,
         no_change=f"no comparison: days of the previous range are {missing}"
         if panel.previous_cut
         else ONGOING

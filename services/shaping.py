@@ -71,6 +71,12 @@ def total_through(usage: IsnotaiUsage, metric: str, last: date) -> int:
     return sum(p.value for p in usage.series(metric) if p.period <= last)
 
 
+def reading_on(usage: IsnotaiUsage, metric: str, day: date) -> int | None:
+    """Return a level's last reading on or before `day`, or None before its first."""
+    readings = [p.value for p in usage.series(metric) if p.period <= day]
+    return readings[-1] if readings else None
+
+
 def up_to(buckets: Iterable[Bucket], today: date) -> list[Bucket]:
     """Return the buckets with no value after today (UTC).
 

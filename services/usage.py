@@ -21,6 +21,7 @@ from .shaping import (
     change_pct,
     metric_buckets,
     month_pace,
+    reading_on,
     total_through,
 )
 from .staff import Ranking, customer_id, rank
@@ -213,8 +214,15 @@ class UsageService:
         comparison = query.compared(now.date())
 
         def compared(metric: str, level: bool) -> tuple[int | None, int | None] | None:
-            if level or (comparison is not None and not comparison.cut):
-                return None  # a level compares its latest reading; a past range, its totals
+            if level:
+                if query.end <= now.date():
+                    return None  # the readings at the ends of both ranges, as reported
+                # A range reaching past today: its latest reading, against the reading on
+                # the same day of the previous range.
+                back = now.date() - query.previous_shift
+                return reading_on(usage, metric, now.date()), reading_on(before, metric, back)
+            if comparison is not None and not comparison.cut:
+                return None  # a range that is over compares its totals
             if comparison is None or "month" in (usage.granularity, before.granularity):
                 return None, None  # no whole day yet, or no day to cut a month's answer at
             return (

@@ -78,7 +78,14 @@ def view_with_zeros_after_today() -> UsageView:
             compared=(11, 10),  # the 8th and 9th, against the 1st and 2nd
         ),
         MetricPanel(
-            "StorageBytes", metric_buckets(level, "StorageBytes", "day"), None, 0, 250, None, True
+            "StorageBytes",
+            metric_buckets(level, "StorageBytes", "day"),
+            None,
+            0,
+            250,
+            None,
+            True,
+            compared=(300, 250),  # today's reading, and the reading a week before
         ),
     ]
     minutes = MinutesSection(
@@ -108,9 +115,9 @@ def test_the_page_shows_days_to_come_as_not_yet_and_totals_so_far():
     assert str(minutes.change) == "no data for the previous range"
     # The level's total is its latest reading, not the 0 reported for a day still to come.
     assert (storage.total, storage.total_label) == ("300 B", "at the latest reading")
-    # The previous range is named by its dates, as the query defines it.
+    # A level reaching past today compares its latest reading with the same day back.
     assert (storage.change.text, storage.change.direction) == (
-        "+20 % vs 2026-03-01 – 2026-03-05", "up",
+        "+20 % vs 2026-03-01 – 2026-03-03", "up",
     )  # fmt: skip
 
 
@@ -119,7 +126,10 @@ def test_a_range_ending_today_or_before_is_shown_as_before():
     events, storage = context["metric_charts"]
     assert events.figure["data"][-1]["y"] == [5, 6, 7, 0, 0]
     assert events.total_label == "in the range"
-    assert (storage.total, storage.total_label) == ("0 B", "at the end of the range")
+    # Today is not over: its reading is the latest, not the range's last.
+    assert (storage.total, storage.total_label) == ("0 B", "at the latest reading")
+    past = present_usage(view_with_zeros_after_today(), DAYS[-1] + timedelta(days=1))
+    assert past["metric_charts"][1].total_label == "at the end of the range"
 
 
 # -- over HTTP, against the simulators ---------------------------------------------------------

@@ -99,3 +99,18 @@ def test_a_range_over_before_today_compares_its_totals_as_before(signed_in):
     ]:
         assert change_text(pct(current, previous), against=against).text in html
     assert "whole days to" not in html
+
+
+def storage(day: date) -> int:
+    return isnotai_expected("acme", day, day, metrics=("StorageBytes",))["StorageBytes"][day]
+
+
+def test_a_level_reaching_past_today_compares_its_latest_reading_with_the_same_day_back(
+    signed_in,
+):
+    now = today()
+    start, end = now - timedelta(days=5), now + timedelta(days=3)
+    back = now - timedelta(days=14)  # 9 days: two whole weeks back
+    html = page(signed_in["customer"], f"start={start}&end={end}")
+    against = f"{start - timedelta(days=14)} – {back}"
+    assert change_text(pct(storage(now), storage(back)), against=against).text in html
