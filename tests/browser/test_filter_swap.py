@@ -1,12 +1,21 @@
 """What a filter change does to the results on /usage, in Chromium: charts in view keep their
 element and are redrawn in place, the rest are drawn after them, the new results go in with
-no settle delay, and tables stay folded but whole."""
+no settle delay, tables stay folded but whole, and the fragment comes without the headers
+only a document obeys."""
 
 from __future__ import annotations
 
 import pytest
+import requests
 
 from .conftest import sign_in
+
+DOCUMENT_ONLY = (
+    "Content-Security-Policy",
+    "X-Frame-Options",
+    "Permissions-Policy",
+    "Referrer-Policy",
+)
 
 # Per chart element: an expando that survives only if the element itself is kept.
 TAG_CHARTS = """
@@ -164,3 +173,36 @@ def test_new_tables_are_whole_and_folded_and_an_opened_one_stays_open(
     )
     assert table.get_attribute("open") is not None, "a redraw leaves an opened table open"
     browser_log.assert_clean()
+
+
+def session_of(signed_in: dict) -> requests.Session:
+    session = requests.Session()
+    for cookie in signed_in["cookies"]:
+        session.cookies.set(cookie["name"], cookie["value"], domain=cookie["domain"])
+    return session
+
+
+def test_a_fragment_comes_without_the_headers_only_a_document_obeys(signed_in, server):
+    session = session_of(signed_in)
+    url = f"{server.base}/usage?preset=7d&metric=all"
+
+    fragment = session.get(url, headers={"HX-Request": "true"}, timeout=30)
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    for name in DOCUMENT_ONLY:
+        assert name not in fragment.headers, (name, dict(fragment.headers))
+    assert fragment.headers["X-Content-Type-Options"] == "nosniff"
+    assert fragment.headers["Cache-Control"] == "private, no-store"
+    assert "HX-Request" in fragment.headers["Vary"]
+
+    refused = session.get(
+        f"{server.base}/usage?preset=nope", headers={"HX-Request": "true"}, timeout=30
+    )
+    assert refused.status_code == 400 and "Content-Security-Policy" not in refused.headers
+
+    # The page itself, and a history restore (which htmx sends with HX-Request), are
+    # documents: they keep every header.
+    for headers in ({}, {"HX-Request": "true", "HX-History-Restore-Request": "true"}):
+        page = session.get(url, headers=headers, timeout=30)
+        assert "<html" in page.text
+        for name in ("Content-Security-Policy", "X-Frame-Options", "Referrer-Policy"):
+            assert name in page.headers, (headers, name)
