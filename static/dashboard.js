@@ -1,66 +1,173 @@
 // Draw every Plotly chart from its JSON block: on load, after each htmx swap and after a
-// history restore; purge charts before htmx replaces them; follow the colour scheme.
+// history restore, the charts in view first; follow the colour scheme. A swap keeps each
+// chart's element and redraws it with Plotly.react, rather than purging and drawing anew.
 (function () {
   "use strict";
 
   var darkScheme = window.matchMedia("(prefers-color-scheme: dark)");
+  var CONFIG = { responsive: true, displaylogo: false, displayModeBar: false };
 
-  function cssVar(name) {
-    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  // Read once per batch of charts: each read of a computed style after the DOM changed
+  // costs a style recalculation.
+  function theme() {
+    var root = getComputedStyle(document.documentElement);
+    var value = function (name) { return root.getPropertyValue(name).trim(); };
+    return {
+      fg: value("--fg"),
+      line: value("--line"),
+      accent: value("--accent"),
+      card: value("--card"),
+      family: getComputedStyle(document.body).fontFamily
+    };
   }
 
-  function themed(layout) {
-    var fg = cssVar("--fg");
-    var line = cssVar("--line");
-    var accent = cssVar("--accent");
+  function themed(layout, colours) {
+    var fg = colours.fg;
+    var line = colours.line;
     var axis = { gridcolor: line, linecolor: line, zerolinecolor: line, color: fg };
     return Object.assign({}, layout, {
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
-      font: { color: fg, family: getComputedStyle(document.body).fontFamily },
-      colorway: [accent, accent],
-      hoverlabel: { bgcolor: cssVar("--card"), bordercolor: line, font: { color: fg } },
+      font: { color: fg, family: colours.family },
+      colorway: [colours.accent, colours.accent],
+      hoverlabel: { bgcolor: colours.card, bordercolor: line, font: { color: fg } },
       xaxis: Object.assign({}, layout.xaxis, axis),
       yaxis: Object.assign({}, layout.yaxis, axis)
     });
   }
 
   function charts(root) {
-    return (root || document).querySelectorAll("[data-chart]");
+    return Array.prototype.slice.call((root || document).querySelectorAll("[data-chart]"));
   }
 
-  function draw(root) {
+  function foldTable(element, fold) {
+    var chart = element.closest(".chart");
+    var table = chart && chart.querySelector("details[data-chart-table]");
+    if (table) table.open = !fold;
+  }
+
+  function draw(element, colours) {
+    if (!element.isConnected) return;
+    var source = document.getElementById(element.getAttribute("data-chart"));
+    if (!source) return;
+    var figure = JSON.parse(source.textContent);
+    try {
+      window.Plotly.react(element, figure.data, themed(figure.layout || {}, colours), CONFIG);
+    } catch (error) {
+      foldTable(element, false); // no chart: the numbers stay in sight
+      throw error;
+    }
+    // The table is open for readers without JavaScript; with a chart drawn, it folds away
+    // once (the mark goes), so a redraw never closes a table the reader opened.
+    var chart = element.closest(".chart");
+    var table = chart && chart.querySelector("details[data-chart-table]");
+    if (table) { table.removeAttribute("data-chart-table"); table.open = false; }
+    // Plotly measures text in a hidden SVG of its own: not an image to announce.
+    var tester = document.getElementById("js-plotly-tester");
+    if (tester) tester.setAttribute("aria-hidden", "true");
+  }
+
+  function inView(element) {
+    var box = element.getBoundingClientRect();
+    return box.bottom > 0 && box.top < window.innerHeight && box.width > 0;
+  }
+
+  // Charts in view (and charts kept from before a swap, which still show the old data) are
+  // drawn at once; the others one a task after that, so the first paint does not wait for
+  // them. A newer batch (another swap, the colour scheme) takes over what is left.
+  var batch = 0;
+
+  function drawAll(root, first) {
     if (!window.Plotly) return;
-    charts(root).forEach(function (element) {
-      var source = document.getElementById(element.getAttribute("data-chart"));
-      if (!source) return;
-      var figure = JSON.parse(source.textContent);
-      window.Plotly.react(element, figure.data, themed(figure.layout || {}), {
-        responsive: true,
-        displaylogo: false,
-        displayModeBar: false
-      });
-      // The table is open for readers without JavaScript; with a chart drawn, it folds away
-      // once (the mark goes), so a redraw never closes a table the reader opened.
-      // Plotly measures text in a hidden SVG of its own: not an image to announce.
-      var tester = document.getElementById("js-plotly-tester");
-      if (tester) tester.setAttribute("aria-hidden", "true");
-      var table = element.closest(".chart").querySelector("details[data-chart-table]");
-      if (table) { table.removeAttribute("data-chart-table"); table.open = false; }
+    var elements = charts(root);
+    if (!elements.length) return;
+    var mine = ++batch;
+    // Fold the tables first: open ones push every chart below them out of view.
+    elements.forEach(function (element) {
+      if (document.getElementById(element.getAttribute("data-chart"))) foldTable(element, true);
+    });
+    var colours = theme();
+    var later = elements.filter(function (element) {
+      if (!(first && first.indexOf(element) !== -1) && !inView(element)) return true;
+      draw(element, colours);
+      return false;
+    });
+    (function next() {
+      if (mine !== batch || !later.length) return;
+      window.setTimeout(function () {
+        if (mine !== batch) return;
+        try { draw(later.shift(), colours); } finally { next(); }
+      }, 0);
+    })();
+  }
+
+  // Before a swap, the charts in view leave the old content, to go back in the place of the
+  // new placeholder with the same data-chart and be redrawn there with Plotly.react (which
+  // reuses their SVG); the others leave it too, so htmx does not walk their SVG, and are
+  // purged once the new charts are drawn. A chart not kept starts as an empty box (the
+  // skeleton) until drawn, never as stale data out of view.
+  var kept = new Map(); // data-chart -> chart element
+  var dropped = [];
+
+  function keepCharts(target) {
+    kept = new Map();
+    if (!window.Plotly) return;
+    charts(target).forEach(function (element) {
+      if (!element.classList.contains("js-plotly-plot")) return;
+      if (inView(element)) kept.set(element.getAttribute("data-chart"), element);
+      else dropped.push(element);
+      element.remove();
     });
   }
 
-  function purge(root) {
-    if (!window.Plotly) return;
-    charts(root).forEach(function (element) {
-      if (element.classList.contains("js-plotly-plot")) window.Plotly.purge(element);
+  // The kept element takes the placeholder's attributes (label, role, marks), keeping only
+  // Plotly's own classes of its past.
+  function adopt(element, placeholder) {
+    var plotly = Array.prototype.filter.call(element.classList, function (name) {
+      return name.indexOf("js-plotly") === 0;
     });
+    Array.prototype.slice.call(element.attributes).forEach(function (attribute) {
+      if (!placeholder.hasAttribute(attribute.name)) element.removeAttribute(attribute.name);
+    });
+    Array.prototype.slice.call(placeholder.attributes).forEach(function (attribute) {
+      element.setAttribute(attribute.name, attribute.value);
+    });
+    plotly.forEach(function (name) { element.classList.add(name); });
+    placeholder.replaceWith(element);
   }
 
-  document.addEventListener("DOMContentLoaded", function () { draw(document); });
-  document.addEventListener("htmx:beforeSwap", function (event) { purge(event.detail.target); });
-  document.addEventListener("htmx:afterSettle", function (event) { draw(event.detail.target); });
-  document.addEventListener("htmx:historyRestore", function () { draw(document); });
+  function reuseCharts(target) {
+    var reused = [];
+    charts(target).forEach(function (placeholder) {
+      var key = placeholder.getAttribute("data-chart");
+      var element = kept.get(key);
+      if (!element) return;
+      kept.delete(key);
+      adopt(element, placeholder);
+      reused.push(element);
+    });
+    kept.forEach(function (element) { dropped.push(element); });
+    kept = new Map();
+    return reused;
+  }
+
+  function purgeDropped() {
+    var gone = dropped;
+    dropped = [];
+    if (gone.length) {
+      window.setTimeout(function () {
+        gone.forEach(function (element) { window.Plotly.purge(element); });
+      }, 0);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    drawAll(event.detail.target, reuseCharts(event.detail.target));
+    purgeDropped();
+  });
+  document.addEventListener("htmx:historyRestore", function () { drawAll(document); });
+  darkScheme.addEventListener("change", function () { drawAll(document); });
   // Back and Forward put an earlier view back without a page load: the keyboard starts from
   // the page's heading, as after a load, not from the body.
   document.addEventListener("htmx:historyRestore", function () {
@@ -71,7 +178,6 @@
     heading.setAttribute("tabindex", "-1");
     heading.focus({ preventScroll: true });
   });
-  darkScheme.addEventListener("change", function () { draw(document); });
 
   // Picking dates means a custom range: switch the preset first (capture phase), so the
   // request sent for this change already carries it. Picking a preset means its own range:
@@ -388,6 +494,17 @@
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
+  });
+
+  // Last of the beforeSwap listeners, once it is known whether the answer is swapped in.
+  // New results go in at once, with no settle delay: nothing here animates on settling.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!event.detail.shouldSwap || !target) return;
+    if (target.id === "results" && !event.detail.swapOverride) {
+      event.detail.swapOverride = "innerHTML swap:0ms settle:0ms";
+    }
+    keepCharts(target);
   });
 })();
 
