@@ -126,6 +126,18 @@ def partial_note(bucket: Bucket, granularity: str | None, today: date | None) ->
     return f"partial: {span}, {cut.days} of {cut.of} days"
 
 
+def bucket_note(
+    bucket: Bucket, granularity: str, today: date | None, kept_from: date | None = None
+) -> str:
+    """Say in a table of numbers why a bucket holds less than its period, or ""."""
+    # A bucket the plan's history starts inside holds only its later days: say so, or a
+    # week with one day kept reads as a week of usage.
+    if kept_from is not None and bucket.start < kept_from <= bucket.end:
+        return f"(from {kept_from.isoformat()}: the days before are not kept)"
+    cut = partial(bucket, granularity, today)
+    return "" if cut is None else "(so far)" if cut.running else "(partial)"
+
+
 def _points(buckets: list[Bucket], granularity: str | None, today: date | None, fmt, line: bool):
     """Return a trace's hover texts and its marker, lighter (and hatched) where partial."""
     notes = [partial_note(b, granularity, today) for b in buckets]

@@ -11,7 +11,7 @@ from flask import url_for
 
 from services.filters import DEFAULT_SORT, MAX_ID, MAX_SEARCH, SORTS
 
-from .charts import COUNT_AXIS, Chart, TableRow, pace_of, series_figure
+from .charts import COUNT_AXIS, Chart, TableRow, bucket_note, pace_of, series_figure
 from .formatting import (
     ONGOING,
     Change,
@@ -72,6 +72,8 @@ class MoversView:
     relative: tuple[MoverView, ...]
     ongoing: bool  # the range is still running and not compared: a part against a whole
     note: str = ""  # which whole days the rises compare, while the range holds today
+    # The columns' names: the two ranges, or the two spans of whole days compared.
+    columns: tuple[str, str] = ("Previous range", "This range")
 
 
 @dataclass(frozen=True)
@@ -307,8 +309,11 @@ def _minutes_figure(buckets: list[Bucket], granularity: str, today: date | None)
     )
 
 
-def _minutes_rows(buckets: list[Bucket]) -> list[TableRow]:
-    return [TableRow(period_label(b), thousands(b.value), None) for b in buckets]
+def _minutes_rows(buckets: list[Bucket], granularity: str, today: date | None) -> list[TableRow]:
+    return [
+        TableRow(period_label(b), thousands(b.value), None, bucket_note(b, granularity, today))
+        for b in buckets
+    ]
 
 
 def _series_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
@@ -319,7 +324,7 @@ def _series_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
         id="staff-series",
         title="AI minutes",
         figure=_minutes_figure(buckets, granularity, today),
-        rows=_minutes_rows(buckets),
+        rows=_minutes_rows(buckets, granularity, today),
         total=thousands(series.total),
         total_label="in the range so far" if ongoing else "in the range",
         change=_change(series.change, view, today),
@@ -339,7 +344,7 @@ def _total_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
         id="staff-total",
         title="AI minutes",
         figure=_minutes_figure(buckets, overview.granularity, today),
-        rows=_minutes_rows(buckets),
+        rows=_minutes_rows(buckets, overview.granularity, today),
         total=thousands(overview.total),
         total_label=f"AI minutes across every account in the range{so_far}",
         change=_change(overview.change, view, today),
@@ -381,6 +386,12 @@ def _movers(view: StaffView, today: date | None) -> MoversView:
         relative=tuple(_mover(query, m) for m in overview.movers.relative),
         ongoing=uncompared(view, today),
         note=_whole_days(view.comparison) if view.comparison is not None else "",
+        columns=("Previous range", "This range")
+        if view.comparison is None
+        else (
+            span_label(view.comparison.previous_start, view.comparison.previous_end),
+            span_label(view.comparison.start, view.comparison.end),
+        ),
     )
 
 

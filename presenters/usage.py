@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from services.shaping import last_value, partial, up_to
+from services.shaping import last_value, up_to
 
-from .charts import BYTES_AXIS, COUNT_AXIS, Chart, TableRow, pace_of, series_figure
+from .charts import BYTES_AXIS, COUNT_AXIS, Chart, TableRow, bucket_note, pace_of, series_figure
 from .formatting import (
     NO_PREVIOUS,
     NOTHING_OVER,
@@ -58,15 +58,6 @@ def _cell(bucket: Bucket | None, fmt, today: date | None, missing: str) -> str:
     return fmt(bucket.value if bucket else None)
 
 
-def _note(bucket: Bucket, granularity: str, today: date | None, kept_from: date | None) -> str:
-    # A bucket the plan's history starts inside holds only its later days: say so, or a
-    # week with one day kept reads as a week of usage.
-    if kept_from is not None and bucket.start < kept_from <= bucket.end:
-        return f"(from {kept_from.isoformat()}: the days before are not kept)"
-    cut = partial(bucket, granularity, today)
-    return "" if cut is None else "(so far)" if cut.running else "(partial)"
-
-
 def _rows(buckets, previous, fmt, today, granularity, missing, kept_from=None) -> list[TableRow]:
     rows = []
     for index, bucket in enumerate(buckets):
@@ -76,7 +67,7 @@ def _rows(buckets, previous, fmt, today, granularity, missing, kept_from=None) -
                 period_label(bucket),
                 _cell(bucket, fmt, today, missing),
                 None if previous is None else _cell(before, fmt, today, missing),
-                _note(bucket, granularity, today, kept_from),
+                bucket_note(bucket, granularity, today, kept_from),
             )
         )
     return rows

@@ -159,3 +159,21 @@ def test_every_account_past_the_read_budget_has_no_comparison(app, evovoice):
     assert {r.change for r in context["table"].rows} == {"–"}
     within = StaffService(evovoice).view(query)
     assert within.comparison is not None and within.comparison.end == today - DAY
+
+
+def test_staff_tables_mark_partial_buckets_and_movers_name_the_days_compared(signed_in):
+    today = real_today()
+    yesterday = today - DAY
+    start = today - 9 * DAY
+    for extra in ("", f"&account={NORTHWIND}"):
+        query = f"start={start}&end={today + 2 * DAY}&granularity=week{extra}"
+        page = text(signed_in["staff"].get(f"/staff?{query}").get_data(as_text=True))
+        assert "(so far)" in page, extra  # the week holding today
+        if start.weekday():
+            assert "(partial)" in page, extra  # the first week, cut by the range
+    start, back = today - 29 * DAY, timedelta(days=35)  # 30 days: the demo has rises then
+    html = signed_in["staff"].get(f"/staff?start={start}&end={today}").get_data(as_text=True)
+    headings = re.findall(r'<th scope="col">([^<]*)</th>', html)
+    assert f"{start - back} – {yesterday - back}" in headings
+    assert f"{start} – {yesterday}" in headings
+    assert "This range" not in headings
