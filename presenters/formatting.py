@@ -135,6 +135,7 @@ class Change:
 
     text: str
     direction: str = ""
+    figure: str = ""  # the change alone ("+12 %", "no change"), for a tile with no room
 
     @property
     def word(self) -> str:
@@ -157,8 +158,9 @@ def change_text(
     if value is None:
         return Change(missing)
     if value == 0:
-        return Change(f"no change vs {against}", "flat")
-    return Change(f"{signed_pct(value)} vs {against}", "up" if value > 0 else "down")
+        return Change(f"no change vs {against}", "flat", "no change")
+    figure = signed_pct(value)
+    return Change(f"{figure} vs {against}", "up" if value > 0 else "down", figure)
 
 
 def span_label(start: date, end: date) -> str:

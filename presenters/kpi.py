@@ -52,6 +52,13 @@ class ComparedRange:
         return span_label(self.start, self.end)
 
 
+def short_change(change: Any) -> str:
+    """Return a change as a tile has room for it: "+12 % vs previous" (its card names the
+    days); the whole words when the change has no figure of its own."""
+    figure = getattr(change, "figure", "")
+    return f"{figure} vs previous" if figure else change_words(change)
+
+
 def change_words(change: Any) -> str:
     """Return a chart's change as text, whether it is a string or an object with `.text`."""
     if change is None:
@@ -146,7 +153,7 @@ def tile(chart: Any) -> Tile:
         title=str(getattr(chart, "title", "")),
         total=str(getattr(chart, "total", "")),
         total_label=str(getattr(chart, "total_label", "") or ""),
-        change=change_words(change),
+        change=short_change(change),
         direction=change_direction(change),
         href=f"#{chart_id}-title",
         lines=spark_lines(series_values(chart)),

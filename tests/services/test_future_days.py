@@ -159,10 +159,14 @@ def test_a_range_reaching_past_today_shows_its_later_days_as_not_yet(signed_in):
         assert values[4:] == [None, None, None], name  # EvoVoice answers 0 for them: not data
     assert html.count("<td>not yet</td>") == 3 * len(charts)
     assert "in the range so far" in html
-    # Every flow (all but storage, a level read at its latest reading) compares whole days,
-    # on its card and its KPI tile.
+    # Each flow's KPI tile says so too (storage's is its latest reading).
+    assert html.count('<span class="kpi-so-far">so far</span>') == len(charts) - 1
+    # Every flow (all but storage, a level read at its latest reading) compares whole days
+    # on its card; its KPI tile, with no room for dates, says "vs previous".
     yesterday = today - timedelta(days=1)
-    assert html.count(f"(whole days to {yesterday}: today is not over)") == 2 * (len(charts) - 1)
+    assert html.count(f"(whole days to {yesterday}: today is not over)") == len(charts) - 1
+    # Each flow's KPI tile says its total is so far (storage's is its latest reading).
+    assert html.count('<span class="kpi-so-far">so far</span>') == len(charts) - 1
 
 
 def test_both_exports_have_no_row_for_days_to_come(signed_in):
