@@ -173,11 +173,13 @@ def test_a_forked_worker_gets_a_pool_of_its_own():
         try:
             first, second = meeting()
             met = all(m for m, _ in run_all([first, second], threads))
-            os._exit(0 if met and threads.executor() is not parent else 1)
+            own = threads.executor() is not parent and threads.submitted == 1  # not 2
+            os._exit(0 if met and own else 1)
         finally:
             os._exit(2)
     assert exit_code(child) == 0
     assert threads.executor() is parent
+    assert threads.submitted == 1  # the worker's count is its own
 
 
 def test_no_more_threads_than_the_bound_run_the_calls():
