@@ -44,7 +44,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from .memo import decoded_answers
+from .memo import beyond_memory, decoded_answers
 from .result import Fetched
 from .singleflight import RedisFlights, SingleFlight
 from .telemetry import CACHE_EVENTS, UPSTREAM_CALLS, UPSTREAM_SECONDS
@@ -279,12 +279,14 @@ class CachedUpstream:
                 key, req
             )
             if remembered is None:
+                beyond_memory()
                 cached = self._read_cache(key)
                 remembered = self._fresh(key, req, cached, decode)
             if remembered is not None:
                 CACHE_EVENTS.labels(req.api, "hit").inc()
                 return remembered
         else:
+            beyond_memory()
             cached = self._read_cache(key)
         if self.budget is not None:
             # Charged before joining a flight, so one caller's empty budget is its own.

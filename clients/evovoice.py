@@ -685,7 +685,9 @@ class EvovoiceClient:
             )
 
         calls = [partial(one, span) for span in [(start, end), *spans]]
-        # As many at once as EvoVoice has slots: the whole range, then the first buckets.
+        # As many at once as EvoVoice has slots: the whole range, then the first buckets,
+        # and each read that ends hands the next one over (a window, not rounds). More would
+        # only queue at the slots, ahead of a read retried after its session expired.
         whole, *fetched = run_all(calls, at_once=self.concurrency)
         buckets = tuple(
             MinutesBucket(s, e, f.value.minutes(account_id, customer_id), f)

@@ -9,10 +9,45 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from contextvars import ContextVar, copy_context
 from datetime import datetime
 from typing import Generic, TypeVar
 
+T = TypeVar("T")
 V = TypeVar("V")
+
+_remembered_only: ContextVar[bool] = ContextVar("remembered_only", default=False)
+
+
+class NotRemembered(BaseException):
+    """A read made by `from_memory` needed more than the process's memo.
+
+    A BaseException so that no `except Exception` meant for failures takes it for one: it
+    only ever travels back to the fan-out that started the pass, which runs the call again
+    on a thread of its own.
+    """
+
+
+def from_memory(call: Callable[[], T]) -> T:
+    """Return call() if every read it makes is in this process's memo; else raise
+    NotRemembered before any read waits (on the store, another reader, or the upstream).
+
+    The call runs in a copy of the caller's context: what it sets there stays its own.
+    """
+    context = copy_context()
+    context.run(_remembered_only.set, True)
+    return context.run(call)
+
+
+def remembered_only() -> bool:
+    """Tell whether reads here are made by `from_memory`: from the memo, or not at all."""
+    return _remembered_only.get()
+
+
+def beyond_memory() -> None:
+    """Say a read is about to look past the memo: raise NotRemembered inside `from_memory`."""
+    if _remembered_only.get():
+        raise NotRemembered
 
 
 def weight(value: object) -> int:

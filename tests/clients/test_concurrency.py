@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -14,11 +15,13 @@ from werkzeug.serving import make_server
 from clients.cached_http import CachedUpstream
 from clients.concurrency import ProcessSlots
 from clients.evovoice import EvovoiceClient
+from clients.fanout import THREADS
 from simulators import SimulatorState
 from simulators.data import EVOVOICE_SERVICE_USER
 from simulators.server import build_wsgi_app
 
 LIMIT = 3
+WAIT = 10  # seconds a test waits for what must happen; a regression fails, not hangs
 
 
 class InFlight:
@@ -30,6 +33,10 @@ class InFlight:
         self.now = 0
         self.most = 0
         self.total = 0
+        self.paths: list[str] = []
+        self.holding = False  # True: each request waits here for a pass
+        self.passes = threading.Semaphore(0)
+        self.held = 0
 
     def __call__(self, environ, start_response):
         counted = environ["PATH_INFO"].startswith("/evovoice/")
@@ -37,8 +44,15 @@ class InFlight:
             with self.lock:
                 self.now += 1
                 self.total += 1
+                self.paths.append(environ["PATH_INFO"])
                 self.most = max(self.most, self.now)
         try:
+            if counted and self.holding:
+                with self.lock:
+                    self.held += 1
+                self.passes.acquire(timeout=WAIT)
+                with self.lock:
+                    self.held -= 1
             return list(self.app(environ, start_response))  # the whole answer, inside the count
         finally:
             if counted:
@@ -102,3 +116,56 @@ def test_a_forked_worker_starts_with_every_slot_free():
                 os._exit(0 if in_child else 1)
         _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def soon(condition) -> bool:
+    """Return whether condition() holds within WAIT seconds."""
+    ends = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > ends:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_series_takes_each_freed_slot_at_once_and_asks_each_read_once_within_the_limit(
+    counted_evovoice, cache_url, policy, test_secret
+):
+    url, counter = counted_evovoice
+    http = CachedUpstream(cache_url, test_secret, replace(policy, deadline=30, read_timeout=10))
+    username, password = EVOVOICE_SERVICE_USER
+    client = EvovoiceClient(http, lambda: url, username, password, concurrency=LIMIT)
+    end = datetime.now(UTC).date() - timedelta(days=1)
+    start = end - timedelta(days=19)
+    out: list = []
+    counter.holding = True
+    reading = threading.Thread(
+        target=lambda: out.append(client.minutes_series(start, end, "day", "acct-northwind"))
+    )
+    try:
+        reading.start()
+        signing_in = soon(lambda: counter.held == 1)
+        counter.passes.release()
+        filled = soon(lambda: counter.held == LIMIT)
+        arrived = counter.total
+        counter.passes.release()  # one read ends: the next takes its slot, not a round later
+        refilled = soon(lambda: counter.total == arrived + 1 and counter.held == LIMIT)
+        counter.holding = False
+        counter.passes.release(LIMIT)
+        reading.join(WAIT * 3)
+        cold = out[0]
+        asked = counter.paths.count("/evovoice/ai/usage")
+        handed = THREADS.submitted
+        warm = client.minutes_series(start, end, "day", "acct-northwind")
+    finally:
+        counter.holding = False
+        counter.passes.release(LIMIT)
+        http.close()
+    assert signing_in and filled and refilled
+    assert asked == 21  # twenty days and the whole range, each once
+    assert counter.paths.count("/evovoice/auth/credentials") == 1
+    assert counter.most == LIMIT
+    assert [b.ai_minutes for b in warm.buckets] == [b.ai_minutes for b in cold.buckets]
+    assert {f.source for f in warm.results} == {"cache"}
+    assert counter.paths.count("/evovoice/ai/usage") == asked  # warm: from the memo
+    assert THREADS.submitted == handed  # and on the caller's thread alone

@@ -11,22 +11,41 @@ from contextvars import ContextVar
 import pytest
 
 from clients.deadline import deadline_in
-from clients.fanout import THREADS, WORKERS, ProcessThreads, both, run_all
-from core.request_context import current_deadline, request_id
+from clients.fanout import THREADS, WORKERS, ProcessThreads, both, run_all, within_page
+from clients.memo import beyond_memory
+from core.request_context import (
+    current_deadline,
+    end_page_deadline,
+    request_id,
+    start_page_deadline,
+)
 
 WAIT = 10  # seconds a test waits for what must happen at once; a regression fails, not hangs
 
 tenant: ContextVar[str | None] = ContextVar("tenant", default=None)
 
 
+def waiting(call):
+    """Return call as a read that waits: it looks past the memo first, as reads do before
+    waiting on the store or an upstream, so a fan-out gives it a thread."""
+
+    def read():
+        beyond_memory()
+        return call()
+
+    return read
+
+
 def meeting() -> tuple:
     """Return two calls that finish only when both run at the same time, on two threads."""
     first_in, second_in = threading.Event(), threading.Event()
 
+    @waiting
     def first():
         first_in.set()
         return second_in.wait(WAIT), threading.get_ident()
 
+    @waiting
     def second():
         second_in.set()
         return first_in.wait(WAIT), threading.get_ident()
@@ -45,7 +64,7 @@ def finished_within(seconds: float, work) -> list:
 
 def test_results_come_in_call_order_whatever_order_they_end_in():
     def after(seconds: float, value: int):
-        return lambda: time.sleep(seconds) or value
+        return waiting(lambda: time.sleep(seconds) or value)
 
     calls = [after(0.15, 0), after(0.1, 1), after(0.0, 2), after(0.05, 3)]
     assert run_all(calls, ProcessThreads(4)) == [0, 1, 2, 3]
@@ -77,6 +96,7 @@ def test_the_first_failure_in_call_order_is_raised_after_every_call_ended():
     ended: list[int] = []
 
     def fails(n: int, seconds: float):
+        @waiting
         def call():
             time.sleep(seconds)
             ended.append(n)
@@ -153,14 +173,17 @@ def test_a_forked_worker_gets_a_pool_of_its_own():
         try:
             first, second = meeting()
             met = all(m for m, _ in run_all([first, second], threads))
-            os._exit(0 if met and threads.executor() is not parent else 1)
+            own = threads.executor() is not parent and threads.submitted == 1  # not 2
+            os._exit(0 if met and own else 1)
         finally:
             os._exit(2)
     assert exit_code(child) == 0
     assert threads.executor() is parent
+    assert threads.submitted == 1  # the worker's count is its own
 
 
 def test_no_more_threads_than_the_bound_run_the_calls():
+    @waiting
     def where():
         time.sleep(0.02)
         return threading.get_ident()
@@ -178,6 +201,7 @@ def test_at_once_bounds_the_calls_of_one_fan_out_in_flight():
     now, most, started = [0], [0], []
 
     def call(n: int):
+        @waiting
         def counted():
             with lock:
                 started.append(n)
@@ -193,3 +217,47 @@ def test_at_once_bounds_the_calls_of_one_fan_out_in_flight():
     assert run_all([call(n) for n in range(12)], ProcessThreads(8), at_once=3) == list(range(12))
     assert most[0] == 3
     assert set(started[:3]) == {0, 1, 2}  # handed over in order
+
+
+def test_only_calls_that_look_past_the_memo_are_handed_to_the_pool():
+    threads = ProcessThreads(2)
+    here = threading.get_ident()
+    where = threading.get_ident
+    assert run_all([where] * 3, threads) == [here] * 3
+    assert threads.submitted == 0  # every call ended in the memo-only pass: no thread
+    # One call waits: it is the only one left, so the caller runs it too.
+    assert run_all([where, waiting(where), where], threads) == [here] * 3
+    assert threads.submitted == 0
+    # Two wait: the caller runs the first and the pool only the second.
+    first, second = meeting()
+    answered = run_all([where, first, where, second], threads)
+    assert answered[0] == answered[2] == answered[1][1] == here
+    assert answered[3][0] and answered[3][1] != here
+    assert threads.submitted == 1
+
+
+def test_a_call_whose_nested_fan_out_waits_runs_again_from_its_start():
+    threads = ProcessThreads(2)
+    started: list[str] = []
+
+    def outer():
+        started.append("outer")
+        return run_all([lambda: "remembered", waiting(lambda: "read")], threads)
+
+    # The memo-only pass stopped at the nested read; the caller ran the whole call again.
+    assert both(outer, lambda: "remembered", threads) == (["remembered", "read"], "remembered")
+    assert started == ["outer", "outer"]
+    assert threads.submitted == 0
+
+
+def test_a_page_read_the_memo_answers_runs_here_and_one_that_waits_on_a_thread():
+    threads = ProcessThreads(1)
+    here = threading.get_ident()
+    token = start_page_deadline(WAIT)
+    try:
+        assert within_page(threading.get_ident, lambda: None, threads) == here
+        assert threads.submitted == 0
+        assert within_page(waiting(threading.get_ident), lambda: None, threads) != here
+        assert threads.submitted == 1
+    finally:
+        end_page_deadline(token)
