@@ -119,7 +119,7 @@ one account reads 30 day buckets, the whole range and the previous range, each a
 listing every customer of the account. Warm: the same request {warm} more times; the median.
 Server time is the wall time through Flask's test client (no network between client and app);
 process CPU is every thread's, the simulator's included (on 2 shared CPUs);
-the very first cold request of the run also pays for importing Plotly. RSS is the whole
+the request path no longer imports Plotly (figures are plain dicts). RSS is the whole
 process, simulator included; the parsed answers it holds are bounded by the client's memo.
 
 {markdown}
