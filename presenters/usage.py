@@ -85,11 +85,15 @@ def _previous_span(query: UsageQuery) -> str:
 
 
 def _against(query: UsageQuery, today: date | None, level: bool) -> str | None:
-    """Name what a flow's change compares: the previous range, or its whole days while the
-    range holds today (`UsageQuery.compared`); None while no day of the range is over."""
-    if today is not None and level and query.end > today:
-        return span_label(query.previous_start, today - query.previous_shift)
-    if today is None or level:
+    """Name what a change compares: a flow's previous range, or its whole days while the
+    range holds today (`UsageQuery.compared`), None while no day of the range is over; a
+    level's reading on the same day back as its own latest (today's, or the range's end)."""
+    if level:
+        day = query.previous_end
+        if today is not None and query.end > today:
+            day = today - query.previous_shift
+        return f"the reading of {day.isoformat()}"
+    if today is None:
         return _previous_span(query)
     comparison = query.compared(today)
     if comparison is None:

@@ -186,12 +186,13 @@ def month_pace(
 ) -> MonthPace | None:
     """Project a flow to the end of the calendar month holding today, from its run rate.
 
-    None unless a bucket holds today, and until a whole day of the count is over: hours
-    into a month's first day, a rate times the month's 744 hours is noise. Only buckets that start in this month count (a week
-    reaching back into the last month cannot be split), and none before `kept_from`, the
-    first day the plan keeps. The run rate counts today's elapsed hours, as `projection`.
-    When the count starts with the range, the range's `total` is the month so far: the card
-    then never shows two sums of the same days (an upstream may round per bucket).
+    None unless a bucket holds today. The rate is never taken over less than a day: hours
+    into a month's first day, a rate times the month's 744 hours is noise. Only buckets
+    that start in this month count (a week reaching back into the last month cannot be
+    split), and none before `kept_from`, the first day the plan keeps. The run rate counts
+    today's elapsed hours, as `projection`. When the count starts with the range, the
+    range's `total` is the month so far: the card then never shows two sums of the same
+    days (an upstream may round per bucket).
     """
     today = now.date()
     first = today.replace(day=1)
@@ -206,9 +207,7 @@ def month_pace(
         return None
     since = max(counted[0].start, kept_from or first)
     begun = datetime.combine(since, time.min, tzinfo=UTC)
-    elapsed_days = (now - begun).total_seconds() / 86400
-    if elapsed_days < 1:
-        return None
+    elapsed_days = max((now - begun).total_seconds() / 86400, 1.0)
     so_far = total if total is not None and since == buckets[0].start else sum(values)
     projected = round(so_far / elapsed_days * ((month_end - since).days + 1))
     return MonthPace(since, month_end, so_far, projected)

@@ -26,14 +26,22 @@ def shown_range(page) -> tuple[date, date]:
     )
 
 
-def previous_of(start: date, end: date, level: bool = True) -> str:
+def span_of(start: date, end: date) -> str:
+    """Name the previous range of a daily view, as the page does: whole weeks back."""
+    shift = timedelta(days=-(-((end - start).days + 1) // 7) * 7)
+    return f"{(start - shift).isoformat()} – {(end - shift).isoformat()}"
+
+
+def previous_of(start: date, end: date, level: bool) -> str:
     """Name what a daily view's change compares, as the page does: whole weeks back, and
     for a flow whose range holds today, its whole days only."""
     days = (end - start).days + 1
     shift = timedelta(days=-(-days // 7) * 7)  # the fewest whole weeks that clear the range
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
-    if level or end <= yesterday:
-        return f"{(start - shift).isoformat()} – {(end - shift).isoformat()}"
+    if level:  # one reading against the reading on the same day back
+        return f"the reading of {(min(end, yesterday + timedelta(days=1)) - shift).isoformat()}"
+    if end <= yesterday:
+        return span_of(start, end)
     return (
         f"{(start - shift).isoformat()} – {(yesterday - shift).isoformat()} "
         f"(whole days to {yesterday.isoformat()}: today is not over)"
@@ -148,7 +156,7 @@ def test_one_range_control_applies_compare_and_always_shows_the_compared_dates(
     charts.wait(page)
     start, end = shown_range(page)
     compared = page.locator("#results-range .compared")
-    assert compared.inner_text().strip() == f", compared with {previous_of(start, end)}"
+    assert compared.inner_text().strip() == f", compared with {span_of(start, end)}"
     assert query_of(page.url)["compare"] == "previous"
 
     charts.mark_stale(page)

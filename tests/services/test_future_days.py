@@ -117,7 +117,7 @@ def test_the_page_shows_days_to_come_as_not_yet_and_totals_so_far():
     assert (storage.total, storage.total_label) == ("300 B", "at the latest reading")
     # A level reaching past today compares its latest reading with the same day back.
     assert (storage.change.text, storage.change.direction) == (
-        "+20 % vs 2026-03-01 – 2026-03-03", "up",
+        "+20 % vs the reading of 2026-03-03", "up",
     )  # fmt: skip
 
 

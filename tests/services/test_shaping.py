@@ -267,11 +267,12 @@ def test_a_range_starting_with_the_count_takes_its_total_as_the_month_so_far():
     assert later is not None and later.so_far == 66  # the range began last month: its sum
 
 
-def test_no_pace_until_a_whole_day_of_the_month_is_over():
-    buckets = days(NOV, [3_870])  # the 1st, a few minutes in: x744 would be noise
-    assert month_pace(buckets, datetime(2026, 11, 1, 0, 5, tzinfo=UTC)) is None
-    assert month_pace(buckets, datetime(2026, 11, 1, 23, 59, tzinfo=UTC)) is None
-    late = days(date(2026, 11, 20), [100] * 11)  # a range starting today: the same
-    assert month_pace(late, datetime(2026, 11, 30, 12, tzinfo=UTC), date(2026, 11, 30)) is None
-    whole = month_pace(days(NOV, [100, 50]), datetime(2026, 11, 2, tzinfo=UTC))
-    assert whole is not None and (whole.so_far, whole.projected) == (150, 4_500)
+def test_the_pace_never_takes_its_rate_over_less_than_a_day():
+    buckets = days(NOV, [3_870])  # the 1st, minutes in: 3,870 x 744 hours would be noise
+    early = month_pace(buckets, datetime(2026, 11, 1, 0, 5, tzinfo=UTC))
+    assert early is not None and (early.so_far, early.projected) == (3_870, 3_870 * 30)
+    late = days(date(2026, 11, 20), [100] * 11)  # the plan keeps from today: the same
+    kept = month_pace(late, datetime(2026, 11, 30, 6, tzinfo=UTC), date(2026, 11, 30))
+    assert kept is not None and (kept.so_far, kept.projected) == (100, 100)
+    whole = month_pace(days(NOV, [100, 50]), datetime(2026, 11, 2, 12, tzinfo=UTC))
+    assert whole is not None and (whole.so_far, whole.projected) == (150, 3_000)
