@@ -13,6 +13,7 @@ from services.filters import DEFAULT_SORT, MAX_ID, MAX_SEARCH, SORTS
 
 from .charts import COUNT_AXIS, Chart, TableRow, bucket_note, pace_of, series_figure
 from .formatting import (
+    NOTHING_OVER,
     ONGOING,
     Change,
     change_text,
@@ -290,7 +291,9 @@ def _change(value: float | None, view: StaffView, today: date | None) -> Change:
         days = span_label(comparison.previous_start, comparison.previous_end)
         return change_text(value, against=f"{days} ({comparison.describe()})")
     if uncompared(view, today):
-        return change_text(None, ONGOING)
+        # A range of today alone has no whole day yet; a larger one was not read again.
+        only_today = view.query.range.start == today
+        return change_text(None, NOTHING_OVER if only_today else ONGOING)
     r = view.query.range
     return change_text(value, against=span_label(r.previous_start, r.previous_end))
 
@@ -386,7 +389,10 @@ def _movers(view: StaffView, today: date | None) -> MoversView:
         relative=tuple(_mover(query, m) for m in overview.movers.relative),
         ongoing=uncompared(view, today),
         note=_whole_days(view.comparison) if view.comparison is not None else "",
-        columns=("Previous range", "This range")
+        columns=(
+            span_label(view.query.range.previous_start, view.query.range.previous_end),
+            span_label(view.query.range.start, view.query.range.end),
+        )
         if view.comparison is None
         else (
             span_label(view.comparison.previous_start, view.comparison.previous_end),
@@ -433,7 +439,8 @@ def present_staff(view: StaffView, today: date | None = None) -> dict:
     range that reaches past it is said to be still running, and one that holds it compares
     whole days only."""
     query = view.query
-    ongoing = today is not None and query.range.end > today
+    # Today is not over: a range holding it has totals so far.
+    ongoing = today is not None and query.range.end >= today
     not_compared = uncompared(view, today)
     note = _whole_days(view.comparison) if view.comparison is not None else ""
     context: dict = {

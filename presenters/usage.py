@@ -73,10 +73,12 @@ def _rows(buckets, previous, fmt, today, granularity, missing, kept_from=None) -
     return rows
 
 
-def _total_label(level: bool, ongoing: bool, running: bool) -> str:
+def _total_label(level: bool, running: bool) -> str:
+    """Name a total; while the range holds today (not over) it is a latest reading, or a
+    total so far."""
     if level:
         return "at the latest reading" if running else "at the end of the range"
-    return "in the range so far" if ongoing else "in the range"
+    return "in the range so far" if running else "in the range"
 
 
 def _previous_span(query: UsageQuery) -> str:
@@ -156,13 +158,13 @@ def _chart(
         figure=figure,
         rows=_rows(buckets, previous, fmt, today, granularity, missing, kept_from),
         total=card_fmt(total),
-        total_label=_total_label(level, ongoing, today is not None and query.end >= today),
+        total_label=_total_label(level, today is not None and query.end >= today),
         change=change_text(change, no_change, against),
         pace=None if level else pace_of(projection, noun, card_fmt),
         has_data=any(b.value is not None for b in buckets),
         compare=previous is not None,
         previous_label=f"Previous: {before}",
-        empty=f"{title} for this range are {missing}: it is before the history it keeps."
+        empty=f"The days of this range are {missing}: they are before the history the plan keeps."
         if unavailable
         else f"No {noun} recorded in this range.",
     )

@@ -125,11 +125,12 @@ def test_a_range_ending_today_or_before_is_shown_as_before():
     context = present_usage(view_with_zeros_after_today(), DAYS[-1])
     events, storage = context["metric_charts"]
     assert events.figure["data"][-1]["y"] == [5, 6, 7, 0, 0]
-    assert events.total_label == "in the range"
+    assert events.total_label == "in the range so far"  # today is not over
     # Today is not over: its reading is the latest, not the range's last.
     assert (storage.total, storage.total_label) == ("0 B", "at the latest reading")
     past = present_usage(view_with_zeros_after_today(), DAYS[-1] + timedelta(days=1))
     assert past["metric_charts"][1].total_label == "at the end of the range"
+    assert past["metric_charts"][0].total_label == "in the range"
 
 
 # -- over HTTP, against the simulators ---------------------------------------------------------

@@ -138,10 +138,10 @@ def test_a_range_of_today_alone_has_no_comparison(signed_in, extra):
     today = real_today()
     html = signed_in["staff"].get(f"/staff?start={today}&end={today}{extra}").get_data(as_text=True)
     chart = "staff-series" if extra else "staff-total"
-    assert card_change(html, chart).endswith("no comparison until the range ends")
+    assert card_change(html, chart).endswith("no comparison until a day of the range is over")
     assert "whole days" not in html
     if not extra:
-        assert "No comparison until the range ends" in html  # the movers
+        assert "No comparison yet: a day not over" in html  # the movers
         assert set(c[-1] for c in rows(html, "staff-accounts").values()) == {"–"}
 
 
