@@ -66,7 +66,8 @@ def pace_of(pace: MonthPace | None, noun: str, fmt) -> Pace | None:
         projected=f"on pace for {fmt(pace.projected)}",
         explanation=(
             f"Projection of {noun} to the end of the month ({pace.month_end.isoformat()}) "
-            f"at the run rate since {begun}, counting today's hours so far."
+            f"at the run rate since {begun}, counting today's hours so far "
+            "(never less than a whole day, so a month's first hours are not multiplied by 744)."
         ),
     )
 
