@@ -53,10 +53,10 @@ class ComparedRange:
 
 
 def short_change(change: Any) -> str:
-    """Return a change as a tile has room for it: "+12 % vs previous" (its card names the
-    days); the whole words when the change has no figure of its own."""
-    figure = getattr(change, "figure", "")
-    return f"{figure} vs previous" if figure else change_words(change)
+    """Return a change as a tile has room for it: its figure and the previous dates, without
+    the card's note on whole days ("+12 % vs 2026-10-26 – 2026-11-23")."""
+    words = change_words(change)
+    return words.split(" (", 1)[0] if getattr(change, "figure", "") else words
 
 
 def change_words(change: Any) -> str:
