@@ -17,13 +17,13 @@ bench/RESULTS.md under "## Time to first chart (Chromium)".
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.harness import sync_playwright_for
 from bench.results import machine, write_section
 from devtools.chromium import CHROMIUM, CHROMIUM_ARGS
 from devtools.servers import demo_server
@@ -165,12 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chromium", default=CHROMIUM, help="Chromium executable")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        raise SystemExit("playwright is not installed: pip install playwright==1.65.2") from None
-    if not os.access(args.chromium, os.X_OK):
-        raise SystemExit(f"no Chromium at {args.chromium} (apt install chromium, or --chromium)")
+    sync_playwright = sync_playwright_for(args.chromium)
 
     started = time.monotonic()
     with (

@@ -3,6 +3,7 @@ database and cache in a folder, a customer of globex and a staff member signed i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 SECRET = "bench-secret-key-that-is-long-enough-0123456789"
@@ -65,3 +66,15 @@ def signed_in(app, email: str):
     if answer.status_code != 302:
         raise SystemExit(f"could not sign in {email}: HTTP {answer.status_code}")
     return client
+
+
+def sync_playwright_for(chromium: str):
+    """Return Playwright's `sync_playwright`, or exit saying what is missing to drive
+    Debian's Chromium at `chromium` (the browser benchmarks never download one)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise SystemExit("playwright is not installed: pip install playwright==1.65.2") from None
+    if not os.access(chromium, os.X_OK):
+        raise SystemExit(f"no Chromium at {chromium} (apt install chromium, or --chromium)")
+    return sync_playwright
