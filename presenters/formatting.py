@@ -1,8 +1,10 @@
-"""Numbers, bytes, changes, ages and periods formatted for people; the first four are filters."""
+"""Numbers, bytes, changes, ages and periods formatted for people; register_filters names the
+templates' filters."""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -10,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from flask import Flask
+from markupsafe import Markup, escape
 
 if TYPE_CHECKING:
     from services.shaping import Bucket
@@ -168,9 +171,23 @@ def span_label(start: date, end: date) -> str:
     return start.isoformat() if start == end else f"{start.isoformat()} – {end.isoformat()}"
 
 
+_ISO_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+def unbroken_dates(text: object) -> Markup:
+    """Escape a text and keep each ISO date in it on one line: a narrow line (a KPI tile on a
+    phone) would otherwise break 2026-11-23 after a hyphen, which reads as two figures."""
+    pieces = _ISO_DATE.split(str(text))  # the dates are the odd pieces
+    return Markup("").join(
+        Markup('<span class="nowrap">{}</span>').format(piece) if odd % 2 else escape(piece)
+        for odd, piece in enumerate(pieces)
+    )
+
+
 def register_filters(app: Flask) -> None:
     """Make the filters available to templates."""
     app.add_template_filter(human_bytes)
     app.add_template_filter(thousands)
     app.add_template_filter(signed_pct)
     app.add_template_filter(ago)
+    app.add_template_filter(unbroken_dates)

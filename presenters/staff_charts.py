@@ -76,7 +76,15 @@ def ranking_figure(
             "margin": {"l": 12, "r": 12, "t": 8, "b": 36},
             "showlegend": False,
             "bargap": 0.2,
-            "xaxis": {"tickformat": ",~d", "nticks": 5, "rangemode": "tozero", "fixedrange": True},
+            # Short ticks (3k): on a phone the labels leave the bars little room, and full
+            # figures would be turned on end and cut. The hover and the table are exact.
+            "xaxis": {
+                "tickformat": "~s",
+                "nticks": 5,
+                "rangemode": "tozero",
+                "fixedrange": True,
+                "automargin": True,
+            },
             "yaxis": {
                 "tickmode": "array",
                 "tickvals": positions[:],  # its own list: the figure is data a caller may edit

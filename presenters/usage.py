@@ -91,9 +91,7 @@ def _against(query: UsageQuery, today: date | None, level: bool) -> str | None:
     range holds today (`UsageQuery.compared`), None while no day of the range is over; a
     level's reading on the same day back as its own latest (today's, or the range's end)."""
     if level:
-        day = query.previous_end
-        if today is not None and query.end > today:
-            day = today - query.previous_shift
+        day = query.previous_end if today is None else query.reading_compared(today)
         return f"the reading of {day.isoformat()}"
     if today is None:
         return _previous_span(query)

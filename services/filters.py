@@ -124,6 +124,11 @@ class UsageQuery:
         shift = self.previous_shift
         return Comparison(self.start, last, self.start - shift, last - shift, last < self.end)
 
+    def reading_compared(self, today: date) -> date:
+        """Return the day whose reading a level's latest is compared with: the previous
+        range's end, or while the range runs past today, the same day back as today."""
+        return self.previous_end if self.end <= today else today - self.previous_shift
+
     @property
     def reads_metrics(self) -> bool:
         """Tell whether isnotai's metrics are read and shown (not for AI minutes alone)."""

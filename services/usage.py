@@ -51,7 +51,7 @@ class MetricPanel:
     projection: MonthPace | None
     is_level: bool = False  # a level is shown as a line and never summed
     # The previous range reaches back past the plan's history: part of it is missing, so
-    # a change against it would compare unlike spans.
+    # a change against it would compare unlike spans (a level: its compared reading is gone).
     previous_cut: bool = False
     # While the range runs past its last whole day, the change compares whole days only
     # (`UsageQuery.compared`): these (current, previous) totals stand in for the range's.
@@ -219,7 +219,7 @@ class UsageService:
                     return None  # the readings at the ends of both ranges, as reported
                 # A range reaching past today: its latest reading, against the reading on
                 # the same day of the previous range.
-                back = now.date() - query.previous_shift
+                back = query.reading_compared(now.date())
                 return reading_on(usage, metric, now.date()), reading_on(before, metric, back)
             if comparison is not None and not comparison.cut:
                 return None  # a range that is over compares its totals
@@ -229,6 +229,13 @@ class UsageService:
                 total_through(usage, metric, comparison.end),
                 total_through(before, metric, comparison.previous_end),
             )
+
+        def cut(level: bool) -> bool:
+            kept = before.available_from
+            if kept is None:
+                return False
+            # A level compares one reading, not a span: it stands if its day is kept.
+            return not level or query.reading_compared(now.date()) < kept
 
         def panel(metric: str) -> MetricPanel:
             total = usage.totals.get(metric)
@@ -244,7 +251,7 @@ class UsageService:
                 previous_total=before.totals.get(metric),
                 projection=None if level else month_pace(buckets, now, kept_from, total),
                 is_level=level,
-                previous_cut=before.available_from is not None,
+                previous_cut=cut(level),
                 compared=compared(metric, level),
             )
 

@@ -29,6 +29,7 @@ from simulators.data import (
     isnotai_integration,
 )
 from simulators.isnotai import _METRIC_CASES
+from tests.helpers_html import text
 
 NORTHWIND = "acct-northwind"
 PER_MONTH = "isnotai reports this range per month"
@@ -183,11 +184,10 @@ def charts(page: str) -> dict[str, dict]:
             "total": html_lib.unescape(re.search(r'<span class="big">(.*?)</span>', block)[1]),
             "rows": [
                 # A partial period's note ("(partial)", "(so far)") is not part of its dates.
-                tuple(
-                    html_lib.unescape(re.sub(r" <span class=\"note\">.*?</span>", "", cell))
-                    for cell in row
+                (text(period).split(" (")[0], text(value))
+                for period, value, *_ in re.findall(
+                    r'<tr><th scope="row">(.*?)</th><td>(.*?)</td>', block
                 )
-                for row in re.findall(r'<tr><th scope="row">(.*?)</th><td>(.*?)</td>', block)
             ],
         }
     return found

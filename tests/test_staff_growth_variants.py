@@ -18,6 +18,7 @@ import pytest
 from core.periods import split
 from simulators.data import evovoice_expected, evovoice_minutes
 
+from .helpers_html import body_rows, text
 from .helpers_staff import change_words
 from .test_evovoice_variants import (  # noqa: F401 - fixtures used by name
     APP_SETTINGS,
@@ -38,22 +39,6 @@ def minutes_by_account(start, end, switches) -> dict[str, int]:
     return {a["accountId"]: a["aiMinutes"] for a in body.get("accountUsage", ())}
 
 
-def rows_of(html: str, table_id: str) -> list[list[str]]:
-    body = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.S)
-    if body is None:
-        return []
-    found = []
-    for row in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S):
-        cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
-        if cells and '<th scope="row">' in row:
-            found.append(cells)
-    return found
-
-
-def text(cell: str) -> str:
-    return unescape(re.sub(r"<[^>]+>", "", cell))
-
-
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_who_is_growing_matches_the_oracle(staff, sims, variant):  # noqa: F811
     switches, oracle = VARIANTS[variant]
@@ -70,7 +55,7 @@ def test_who_is_growing_matches_the_oracle(staff, sims, variant):  # noqa: F811
 
     now = minutes_by_account(START, END, oracle)
     before = minutes_by_account(*PREVIOUS, oracle)
-    table = {text(cells[0]): cells for cells in rows_of(html, "staff-accounts")}
+    table = {text(cells[0]): cells for cells in body_rows(html, "staff-accounts")}
     assert set(table) == set(now)
     for account, cells in table.items():
         trend, change = cells[3], text(cells[4])
@@ -84,8 +69,8 @@ def test_who_is_growing_matches_the_oracle(staff, sims, variant):  # noqa: F811
 
     risen = {a: m - before.get(a, 0) for a, m in now.items() if m > before.get(a, 0)}
     assert risen and any(before.get(a) for a in risen)  # both lists have rows to check
-    shown = [text(c[0]) for c in rows_of(html, "staff-movers-minutes")]
+    shown = [text(c[0]) for c in body_rows(html, "staff-movers-minutes")]
     assert shown == sorted(risen, key=lambda a: (-risen[a], a))[:5], variant
     relative = [a for a in risen if before.get(a)]
-    shown = [text(c[0]) for c in rows_of(html, "staff-movers-percent")]
+    shown = [text(c[0]) for c in body_rows(html, "staff-movers-percent")]
     assert shown == sorted(relative, key=lambda a: (-risen[a] / before[a], a))[:5], variant

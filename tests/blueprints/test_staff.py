@@ -17,6 +17,7 @@ from presenters.formatting import signed_pct
 from services.staff import PAGE_SIZE
 from simulators.data import evovoice_expected
 
+from ..helpers_html import body_rows, text
 from ..helpers_staff import accounts_by_minutes, customers_by_minutes, past, today
 
 NORTHWIND = "acct-northwind"
@@ -59,10 +60,8 @@ def figures(html: str) -> dict[str, dict]:
 
 def table(html: str, table_id: str) -> list[tuple[str, str, str]]:
     """Return (id, minutes, share) of each row of a staff table, as a person reads them."""
-    body = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.S).group(1)
     # The accounts table has a trend and a change after these (see test_staff_growth.py).
-    rows = re.findall(r'<tr><th scope="row">(.*?)</th><td>(.*?)</td><td>(.*?)</td>', body)
-    return [(unescape(re.sub(r"<[^>]+>", "", i)), m, s) for i, m, s in rows]
+    return [(text(i), m, s) for i, m, s, *_ in body_rows(html, table_id)]
 
 
 def csv_rows(response) -> list[list[str]]:
@@ -130,7 +129,7 @@ def test_every_account_total_change_chart_and_table(staff):
     assert f'<span class="big">{total:,}</span> AI minutes across every account' in html
     change = (total - before) / before * 100
     earlier_start, earlier_end = previous(start, end)
-    assert f"{signed_pct(change)} vs {earlier_start} – {earlier_end}" in html  # named by dates
+    assert f"{signed_pct(change)} vs {earlier_start} – {earlier_end}" in text(html)  # by dates
 
     bars = figures(html)["staff-accounts-data"]["data"][0]
     assert bars["x"] == [m for _, m in expected]  # five accounts: all in the top ten, no other
@@ -243,7 +242,7 @@ def test_both_tables_sort_each_way_with_ties_broken_by_id(staff, sims, sort, key
 def test_sort_headers_link_to_the_other_direction_and_keep_the_filters(staff):
     _, _, query = past(5)
     html = staff.get(f"/staff?{query}&account={NORTHWIND}&q=c&sort=id").get_data(as_text=True)
-    head = re.search(r'<table id="staff-customers">.*?</thead>', html, re.S).group(0)
+    head = re.search(r'<table id="staff-customers"[^>]*>.*?</thead>', html, re.S).group(0)
     links = [unescape(u) for u in re.findall(r'<a href="([^"]+)"', head)]
     assert len(links) == 2
     assert "sort=-id" in links[0] and "sort=" not in links[1]  # -minutes is the default

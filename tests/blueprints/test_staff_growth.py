@@ -13,6 +13,7 @@ import pytest
 from core.periods import split
 from simulators.data import evovoice_expected, evovoice_minutes
 
+from ..helpers_html import body_rows, text
 from ..helpers_staff import change_words, past, pct
 from .test_staff import STAFF, figures, people, previous, upstream_calls  # noqa: F401
 
@@ -31,22 +32,13 @@ def account_minutes(start, end) -> dict[str, int]:
 
 def growth_rows(html: str) -> dict[str, tuple[str, str]]:
     """Return each accounts-table row's id → (the trend's SVG, the change's words)."""
-    body = re.search(r'<table id="staff-accounts">(.*?)</table>', html, re.S).group(1)
-    rows = re.findall(
-        r'<tr><th scope="row">(.*?)</th><td>.*?</td><td>.*?</td><td>(.*?)</td><td>(.*?)</td></tr>',
-        body,
-    )
-    return {unescape(re.sub(r"<[^>]+>", "", i)): (svg, unescape(c)) for i, svg, c in rows}
+    rows = body_rows(html, "staff-accounts")
+    return {text(i): (svg, text(c)) for i, _, _, svg, c in rows}
 
 
 def movers(html: str, table_id: str) -> list[tuple[str, str, str, str, str]]:
     """Return (account, increase, previous, this range, change) of a movers table."""
-    body = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.S).group(1)
-    rows = re.findall(
-        r'<tr><th scope="row">(.*?)</th><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>',
-        body,
-    )
-    return [(unescape(re.sub(r"<[^>]+>", "", r[0])), *r[1:]) for r in rows]
+    return [(text(a), i, p, t, c) for a, i, p, t, c in body_rows(html, table_id)]
 
 
 def test_the_total_over_the_range_is_a_chart_of_every_account_per_day(staff):

@@ -12,7 +12,9 @@ import pytest
 
 from clients.isnotai import METRICS
 from core.periods import split
+from presenters.formatting import signed_pct
 from simulators.data import EVOVOICE_ACCOUNTS, evovoice_expected, isnotai_expected
+from tests.helpers_html import text
 
 NORTHWIND = "acct-northwind"
 HOSTILE = "acct-</script><script>alert(1)</script>"
@@ -436,10 +438,25 @@ def test_an_export_is_bounded_by_the_request_deadline(client, tenants, login, si
 def test_no_change_is_computed_against_a_range_the_plan_does_not_keep(client, tenants, login):
     login(client, "acme@example.com")  # Pro: 30 days of history
     inside = client.get("/usage?preset=7d&metric=ApiCalls").get_data(as_text=True)
-    assert re.search(r"% vs \d{4}-\d\d-\d\d – \d{4}-\d\d-\d\d", inside)
+    assert re.search(r"% vs \d{4}-\d\d-\d\d – \d{4}-\d\d-\d\d", text(inside))
     past_window = client.get("/usage?preset=30d&metric=ApiCalls").get_data(as_text=True)
     metrics = past_window[
         past_window.index('id="metrics-title"') : past_window.index('id="minutes-title"')
     ]
     assert "% vs " not in metrics
     assert "no comparison: days of the previous range are not available on the Pro plan" in metrics
+
+
+def test_a_level_compares_its_reading_when_the_plan_keeps_that_day(client, tenants, login):
+    """Storage compares two readings, not two spans: a previous range that starts before the
+    plan's history still has its last day, and so a reading to compare with."""
+    login(client, "acme@example.com")  # Pro: 30 days of history
+    start, end, query = past_query(20)  # whole weeks back: 41 to 22 days ago
+    back = end - timedelta(days=21)
+    html = client.get(f"/usage?{query}&metric=StorageBytes").get_data(as_text=True)
+    card = text(html[html.index('id="chart-StorageBytes-title"') :].split("</figure>")[0])
+    latest = isnotai_expected("acme", start, end, metrics=("StorageBytes",))["StorageBytes"]
+    earlier = isnotai_expected("acme", back, back, metrics=("StorageBytes",))["StorageBytes"]
+    change = (latest[end] - earlier[back]) / earlier[back] * 100
+    assert f"{signed_pct(change)} vs the reading of {back.isoformat()}" in card
+    assert "no comparison" not in card

@@ -54,6 +54,7 @@ SHOTS = {
     "usage-phone": Shot("acme", "/usage?preset=30d", device=PHONE),
     "staff-overview": Shot("staff", "/staff?preset=30d"),
     "staff-account": Shot("staff", "/staff?preset=30d&account=acct-northwind"),
+    "staff-phone": Shot("staff", "/staff?preset=30d", device=PHONE),
     "widget-ai-minutes": Shot(None, "{widget:ai-minutes}", device=WIDGET),
 }
 

@@ -122,7 +122,13 @@ def graph_objects_ranking_figure(
         margin={"l": 12, "r": 12, "t": 8, "b": 36},
         showlegend=False,
         bargap=0.2,
-        xaxis={"tickformat": ",~d", "nticks": 5, "rangemode": "tozero", "fixedrange": True},
+        xaxis={
+            "tickformat": "~s",
+            "nticks": 5,
+            "rangemode": "tozero",
+            "fixedrange": True,
+            "automargin": True,
+        },
         yaxis={
             "tickmode": "array",
             "tickvals": positions,

@@ -16,6 +16,7 @@ from presenters.formatting import (
     signed_pct,
     span_label,
     thousands,
+    unbroken_dates,
 )
 from services.shaping import Bucket
 
@@ -126,3 +127,15 @@ def test_the_app_registers_the_filters(app):
         "{{ 1500|human_bytes }} · {{ 1234|thousands }} · {{ -2.0|signed_pct }} · {{ none|ago }}"
     )
     assert template.render() == "1.50 KB · 1,234 · −2.0 % · never"
+
+
+def test_dates_are_kept_on_one_line_and_the_rest_is_escaped():
+    said = unbroken_dates("+3 % vs 2026-10-26 – 2026-11-23 <b>&")
+    assert str(said) == (
+        '+3 % vs <span class="nowrap">2026-10-26</span> – '
+        '<span class="nowrap">2026-11-23</span> &lt;b&gt;&amp;'
+    )
+    assert str(unbroken_dates("no comparison")) == "no comparison"
+    assert str(unbroken_dates("<script>2026-01-01")) == (
+        '&lt;script&gt;<span class="nowrap">2026-01-01</span>'
+    )

@@ -14,6 +14,7 @@ from services.filters import UsageQuery
 from services.freshness import Freshness
 from services.shaping import Bucket, last_value, metric_buckets, up_to
 from services.usage import MetricPanel, MetricsSection, MinutesSection, TenantScope, UsageView
+from tests.helpers_html import text
 
 TODAY = date(2026, 3, 10)
 DAYS = [date(2026, 3, 8) + timedelta(days=i) for i in range(5)]  # 8th to 12th: two to come
@@ -165,7 +166,7 @@ def test_a_range_reaching_past_today_shows_its_later_days_as_not_yet(signed_in):
     # Every flow (all but storage, a level read at its latest reading) compares whole days
     # on its card; its KPI tile, with no room for dates, says "vs previous".
     yesterday = today - timedelta(days=1)
-    assert html.count(f"(whole days to {yesterday}: today is not over)") == len(charts) - 1
+    assert text(html).count(f"(whole days to {yesterday}: today is not over)") == len(charts) - 1
     # Each flow's KPI tile says its total is so far (storage's is its latest reading).
     assert html.count('<span class="kpi-so-far">so far</span>') == len(charts) - 1
 
@@ -222,4 +223,4 @@ def test_staff_totals_of_a_range_reaching_past_today_compare_its_whole_days(sign
         html = signed_in["staff"].get(f"/staff?{query}").get_data(as_text=True)
         assert "in the range so far" in html
         assert "vs previous range" not in html
-        assert f"(whole days to {today - timedelta(days=1)}: today is not over)" in html
+        assert f"(whole days to {today - timedelta(days=1)}: today is not over)" in text(html)

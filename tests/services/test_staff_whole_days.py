@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from html import unescape
 
 import pytest
 
@@ -18,6 +17,7 @@ from services.filters import parse_staff_query
 from services.staff import StaffService
 from simulators.data import evovoice_expected, evovoice_minutes
 
+from ..helpers_html import body_rows, text
 from ..helpers_staff import change_words, pct
 
 NORTHWIND = "acct-northwind"
@@ -33,10 +33,6 @@ def accounts(start: date, end: date) -> dict[str, int]:
     return {a["accountId"]: a["aiMinutes"] for a in body.get("accountUsage", ())}
 
 
-def text(html: str) -> str:
-    return unescape(re.sub(r"<[^>]+>", "", html))
-
-
 def card_change(html: str, chart: str) -> str:
     """Return what a chart's card says of its total and change (its id names the chart)."""
     card = re.search(
@@ -49,14 +45,9 @@ def card_change(html: str, chart: str) -> str:
 
 
 def rows(html: str, table: str) -> dict[str, list[str]]:
-    body = re.search(rf'<table id="{table}">(.*?)</table>', html, re.S)
-    assert body is not None, table
-    found = {}
-    for row in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S):
-        cells = [text(c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
-        if cells and '<th scope="row">' in row:
-            found[cells[0]] = cells
-    return found
+    assert f'<table id="{table}"' in html, table
+    found = [[text(c).strip() for c in row] for row in body_rows(html, table)]
+    return {cells[0]: cells for cells in found}
 
 
 def whole_days(previous_start: date, previous_end: date, yesterday: date) -> str:
@@ -173,7 +164,7 @@ def test_staff_tables_mark_partial_buckets_and_movers_name_the_days_compared(sig
             assert "(partial)" in page, extra  # the first week, cut by the range
     start, back = today - 29 * DAY, timedelta(days=35)  # 30 days: the demo has rises then
     html = signed_in["staff"].get(f"/staff?start={start}&end={today}").get_data(as_text=True)
-    headings = re.findall(r'<th scope="col">([^<]*)</th>', html)
+    headings = [text(h) for h in re.findall(r'<th scope="col">(.*?)</th>', html)]
     assert f"{start - back} – {yesterday - back}" in headings
     assert f"{start} – {yesterday}" in headings
     assert "This range" not in headings

@@ -6,13 +6,13 @@ Over HTTP against the simulators; the expected numbers come from the simulators'
 
 from __future__ import annotations
 
-import html as html_lib
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from presenters.formatting import change_text
 from simulators.data import evovoice_minutes, isnotai_expected
+from tests.helpers_html import text
 
 ACCOUNT = "acct-northwind"
 
@@ -34,9 +34,10 @@ def pct(current: int, previous: int) -> float:
 
 
 def page(client, query: str) -> str:
+    """Return the words of the usage page."""
     response = client.get(f"/usage?{query}")
     assert response.status_code == 200, response.get_data(as_text=True)[:400]
-    return html_lib.unescape(response.get_data(as_text=True))
+    return text(response.get_data(as_text=True))
 
 
 @pytest.mark.parametrize(
