@@ -8,7 +8,7 @@ JS_STAMP := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run serve test typecheck lint lock bench bench-dash clean
+.PHONY: install run serve test typecheck lint lock bench bench-compare clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=python3.11")'
@@ -76,19 +76,19 @@ bench: install
 
 # This app against a Plotly Dash build of the same view (bench/vs_dash.py, several minutes;
 # writes its section of bench/RESULTS.md). Dash lives in an environment of its own, made here
-# on first use and never by install, test or CI. BENCH_DASH_ARGS=--quick: a short check run.
-DASH_VENV := bench/.venv-dash
+# on first use and never by install, test or CI. BENCH_COMPARE_ARGS=--quick: a short check run.
+DASH_VENV := bench/peers/.venv
 DASH_STAMP := $(DASH_VENV)/.installed
-BENCH_DASH_ARGS ?= --write
+BENCH_COMPARE_ARGS ?= --write
 
-$(DASH_STAMP): bench/dash_peer/requirements.txt
+$(DASH_STAMP): bench/peers/requirements.txt
 	$(PYTHON) -m venv $(DASH_VENV)
 	@echo '*' > $(DASH_VENV)/.gitignore
-	$(DASH_VENV)/bin/python -m pip install --disable-pip-version-check -q -r bench/dash_peer/requirements.txt
+	$(DASH_VENV)/bin/python -m pip install --disable-pip-version-check -q -r bench/peers/requirements.txt
 	@touch $@
 
-bench-dash: install $(DASH_STAMP)
-	$(BIN)/python -m bench.vs_dash $(BENCH_DASH_ARGS)
+bench-compare: install $(DASH_STAMP)
+	$(BIN)/python -m bench.vs_dash $(BENCH_COMPARE_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules build instance/*.sqlite* .pytest_cache .mypy_cache .coverage .coverage.*

@@ -1,12 +1,12 @@
 """The app against a Plotly Dash build of the same customer view, side by side.
 
-    make bench-dash                       # the Dash peer's environment once, then --write
+    make bench-compare                       # the Dash peer's environment once, then --write
     .venv/bin/python -m bench.vs_dash [--runs 5] [--seconds 5] [--latency-ms 100] [--write]
     .venv/bin/python -m bench.vs_dash --quick      # 2 runs, short loads: proves it works
 
 Both servers run under gunicorn (gthread, 4 threads a worker) and read the same simulators,
 started here with the given latency: the app with deploy/gunicorn.conf.py and a customer of
-globex (isnotai EU, one EvoVoice customer, as in the demo), the peer (bench/dash_peer) with
+globex (isnotai EU, one EvoVoice customer, as in the demo), the peer (bench/peers) with
 the same key, account and customer. Demo mode is not used: its simulators live inside each
 worker with no latency, so the two apps could not share them.
 
@@ -53,7 +53,7 @@ from devtools.chromium import CHROMIUM, CHROMIUM_ARGS
 from devtools.servers import BIN, Server, clean_environment, free_port, run_flask, serving
 
 ROOT = Path(__file__).resolve().parent.parent
-PEER = ROOT / "bench" / ".venv-dash" / "bin"
+PEER = ROOT / "bench" / "peers" / ".venv" / "bin"
 HEADING = "Against Dash"
 EMAIL = "globex@vs-dash.test"
 # As the demo's globex: one customer of an account whose id is not ASCII.
@@ -153,8 +153,8 @@ class Apps:
             "DASH_PEER_WORKERS": str(workers),
         }
         ours_cmd = [BIN / "gunicorn", "-c", "deploy/gunicorn.conf.py", "app:create_app()"]
-        dash_cmd = [PEER / "gunicorn", "-c", "bench/dash_peer/gunicorn.conf.py",
-            "bench.dash_peer.app:server"]  # fmt: skip
+        dash_cmd = [PEER / "gunicorn", "-c", "bench/peers/gunicorn.conf.py",
+            "bench.peers.app:server"]  # fmt: skip
         with ExitStack() as stack:
             ours = stack.enter_context(serving(ours_cmd, ours_env, ours_port, run / "ours.log"))
             dash = stack.enter_context(serving(dash_cmd, dash_env, dash_port, run / "dash.log"))
@@ -399,7 +399,7 @@ def section(markdown: str, command: str, args: argparse.Namespace, chromium: str
 
     dash_version = next((PEER.parent / "lib").glob("python*/site-packages/dash-*.dist-info"))
     return f"""The customer view (globex: five isnotai metrics and AI minutes, the last 30 days per
-day) in this app against a Plotly Dash build of it (`bench/dash_peer`: a date range, a
+day) in this app against a Plotly Dash build of it (`bench/peers`: a date range, a
 granularity and six `dcc.Graph`s filled by one callback reading the same simulators with
 `requests` through requests-cache). Both under gunicorn (gthread, 4 threads a worker; 2
 workers for the browser measures), reading one set of simulators at {args.latency_ms} ms a
@@ -432,7 +432,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.runs, args.seconds = 2, 2
     if not (PEER / "gunicorn").exists():
-        raise SystemExit("the Dash peer is not installed: make bench-dash")
+        raise SystemExit("the Dash peer is not installed: make bench-compare")
     if not os.access(args.chromium, os.X_OK):
         raise SystemExit(f"no Chromium at {args.chromium} (apt install chromium, or --chromium)")
     from playwright.sync_api import sync_playwright

@@ -1,6 +1,6 @@
 """The peer of bench/vs_dash.py: the customer usage view written as a typical Plotly Dash app.
 
-    DASH_PEER_* settings (below) …  bench/.venv-dash/bin/gunicorn 'bench.dash_peer.app:server'
+    DASH_PEER_* settings (below) …  bench/peers/.venv/bin/gunicorn 'bench.peers.app:server'
 
 A date range and a granularity (day or week) drive one callback that reads both upstream
 simulators with `requests` through a requests-cache session (one SQLite file per server, as
@@ -10,7 +10,7 @@ Python, so a week view needs no upstream read once its days are cached. EvoVoice
 day per request, as the app does, with the app's default fan-out of 8 at a time.
 
 It has what such an app usually has and no more: no sign-in, no KPI strip, no comparison
-with a previous range, no error pages. It runs from its own environment (`make bench-dash`).
+with a previous range, no error pages. It runs from its own environment (`make bench-compare`).
 """
 
 from __future__ import annotations
