@@ -138,7 +138,15 @@ class Change:
 
     text: str
     direction: str = ""
-    figure: str = ""  # the change alone ("+12 %", "no change"), for a tile with no room
+    figure: str = ""  # the change alone ("+12 %", "no change")
+    # Why only part of the ranges is compared ("whole days to …"): the card's words end with
+    # it in brackets; a tile, with no room, leaves it out (`brief`).
+    note: str = ""
+
+    @property
+    def brief(self) -> str:
+        """Return the change without its note: the figure and the dates it is against."""
+        return self.text.removesuffix(f" ({self.note})") if self.note else self.text
 
     @property
     def word(self) -> str:
@@ -155,15 +163,17 @@ class Change:
 
 
 def change_text(
-    value: float | None, missing: str = NO_PREVIOUS, against: str = "previous range"
+    value: float | None, missing: str = NO_PREVIOUS, against: str = "previous range", note: str = ""
 ) -> Change:
-    """Say how a total compares with the previous range (named by `against`), or why not."""
+    """Say how a total compares with the previous range (named by `against`, with a `note` on
+    what of it is compared), or why not."""
     if value is None:
         return Change(missing)
+    said = f" vs {against}" + (f" ({note})" if note else "")
     if value == 0:
-        return Change(f"no change vs {against}", "flat", "no change")
+        return Change(f"no change{said}", "flat", "no change", note)
     figure = signed_pct(value)
-    return Change(f"{figure} vs {against}", "up" if value > 0 else "down", figure)
+    return Change(f"{figure}{said}", "up" if value > 0 else "down", figure, note)
 
 
 def span_label(start: date, end: date) -> str:

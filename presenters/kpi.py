@@ -55,8 +55,8 @@ class ComparedRange:
 def short_change(change: Any) -> str:
     """Return a change as a tile has room for it: its figure and the previous dates, without
     the card's note on whole days ("+12 % vs 2026-10-26 – 2026-11-23")."""
-    words = change_words(change)
-    return words.split(" (", 1)[0] if getattr(change, "figure", "") else words
+    brief = getattr(change, "brief", None)
+    return brief if isinstance(brief, str) else change_words(change)
 
 
 def change_words(change: Any) -> str:

@@ -289,7 +289,7 @@ def _change(value: float | None, view: StaffView, today: date | None) -> Change:
     comparison = view.comparison
     if comparison is not None:
         days = span_label(comparison.previous_start, comparison.previous_end)
-        return change_text(value, against=f"{days} ({comparison.describe()})")
+        return change_text(value, against=days, note=comparison.describe())
     if uncompared(view, today):
         # A range of today alone has no whole day yet; a larger one was not read again.
         only_today = view.query.range.start == today

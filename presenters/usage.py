@@ -86,22 +86,23 @@ def _previous_span(query: UsageQuery) -> str:
     return span_label(query.previous_start, query.previous_end)
 
 
-def _against(query: UsageQuery, today: date | None, level: bool) -> str | None:
-    """Name what a change compares: a flow's previous range, or its whole days while the
-    range holds today (`UsageQuery.compared`), None while no day of the range is over; a
-    level's reading on the same day back as its own latest (today's, or the range's end)."""
+def _against(query: UsageQuery, today: date | None, level: bool) -> tuple[str, str] | None:
+    """Name what a change compares, with a note on why only part of it: a flow's previous
+    range, or its whole days while the range holds today (`UsageQuery.compared`), None while
+    no day of the range is over; a level's reading on the same day back as its own latest
+    (today's, or the range's end)."""
     if level:
         day = query.previous_end if today is None else query.reading_compared(today)
-        return f"the reading of {day.isoformat()}"
+        return f"the reading of {day.isoformat()}", ""
     if today is None:
-        return _previous_span(query)
+        return _previous_span(query), ""
     comparison = query.compared(today)
     if comparison is None:
         return None
     if not comparison.cut:
-        return _previous_span(query)
+        return _previous_span(query), ""
     span = span_label(comparison.previous_start, comparison.previous_end)
-    return f"{span} ({comparison.describe()})"
+    return span, comparison.describe()
 
 
 def _chart(
@@ -131,9 +132,9 @@ def _chart(
         buckets = up_to(buckets, today)
     if ongoing and level:
         total = last_value(buckets)  # the service compares it with the same day back
-    against = _against(query, today, level)
-    if against is None:
-        change, no_change, against = None, NOTHING_OVER, ""
+    compared = _against(query, today, level)
+    if compared is None:
+        change, no_change, compared = None, NOTHING_OVER, ("", "")
     # Bytes down a column share the largest value's unit, with decimals enough to move.
     fmt = bytes_column(b.value for b in [*buckets, *(previous or [])]) if bytes_unit else thousands
     card_fmt = human_bytes if bytes_unit else thousands
@@ -157,7 +158,7 @@ def _chart(
         rows=_rows(buckets, previous, fmt, today, granularity, missing, kept_from),
         total=card_fmt(total),
         total_label=_total_label(level, today is not None and query.end >= today),
-        change=change_text(change, no_change, against),
+        change=change_text(change, no_change, *compared),
         pace=None if level else pace_of(projection, noun, card_fmt),
         has_data=any(b.value is not None for b in buckets),
         compare=previous is not None,
