@@ -92,7 +92,7 @@ def _render(tenant: Tenant, *, refresh: bool = False, push: bool = False) -> Res
         params=link_params(query, tenant),
         refresh_wait=refresh_wait(str(current_user.id)),
         kpi_tiles=kpi_tiles(presented["metric_charts"], presented["minutes_chart"]),
-        compared=compared_range(query),
+        compared=compared_range(query, today),
         **presented,
         **context,
     )

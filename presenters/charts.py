@@ -44,6 +44,7 @@ class Chart:
     empty: str = ""  # what to say instead of the chart when it has no data, if not the usual
     pace: Pace | None = None  # the calendar month so far and its projection
     previous_label: str = "Previous range"  # the table's heading for the previous range
+    note: str = ""  # said under the chart: why the comparison asked for is not drawn
 
 
 @dataclass(frozen=True)

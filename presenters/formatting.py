@@ -181,13 +181,15 @@ def span_label(start: date, end: date) -> str:
     return start.isoformat() if start == end else f"{start.isoformat()} – {end.isoformat()}"
 
 
-_ISO_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+# An ISO date, or a figure with its unit (1.256 GB, 43.1 %, +4.0 %; a minus sign too).
+_UNBROKEN = re.compile(r"(\d{4}-\d{2}-\d{2}|[−+]?\d[\d,.]* (?:%|[KMGTP]?B)(?!\w))")
 
 
-def unbroken_dates(text: object) -> Markup:
-    """Escape a text and keep each ISO date in it on one line: a narrow line (a KPI tile on a
-    phone) would otherwise break 2026-11-23 after a hyphen, which reads as two figures."""
-    pieces = _ISO_DATE.split(str(text))  # the dates are the odd pieces
+def unbroken(text: object) -> Markup:
+    """Escape a text and keep each ISO date and each figure with its unit in it on one line:
+    a narrow line (a KPI tile or a table on a phone) would otherwise break 2026-11-23 after a
+    hyphen, or 1.256 GB before its unit, which reads as two things."""
+    pieces = _UNBROKEN.split(str(text))  # the dates and figures are the odd pieces
     return Markup("").join(
         Markup('<span class="nowrap">{}</span>').format(piece) if odd % 2 else escape(piece)
         for odd, piece in enumerate(pieces)
@@ -200,4 +202,4 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(thousands)
     app.add_template_filter(signed_pct)
     app.add_template_filter(ago)
-    app.add_template_filter(unbroken_dates)
+    app.add_template_filter(unbroken)

@@ -45,6 +45,9 @@ class ComparedRange:
 
     start: date
     end: date
+    # While the range holds today, changes compare its whole days only: which of the previous
+    # range's days they set against them, and why (the span, then `Comparison.describe`).
+    changes: str = ""
 
     @property
     def label(self) -> str:
@@ -166,11 +169,12 @@ def kpi_tiles(metric_charts: Iterable[Any] | None, minutes_chart: Any | None) ->
     return [tile(chart) for chart in charts]
 
 
-def compared_range(query: Any) -> ComparedRange | None:
+def compared_range(query: Any, today: date | None = None) -> ComparedRange | None:
     """Return the previous range the results are compared with, or None without comparison.
 
     Read from the query: its own previous_start/previous_end if it has them, else its
     `previous` query. Nothing is computed here: a query that names neither gets no label.
+    Given today, the days changes compare come from the query's `compared` too.
     """
     if query is None or getattr(query, "compare", "none") != "previous":
         return None
@@ -178,6 +182,10 @@ def compared_range(query: Any) -> ComparedRange | None:
     if not (isinstance(start, date) and isinstance(end, date)):
         previous = getattr(query, "previous", None)
         start, end = getattr(previous, "start", None), getattr(previous, "end", None)
-    if isinstance(start, date) and isinstance(end, date):
+    if not (isinstance(start, date) and isinstance(end, date)):
+        return None
+    comparison = query.compared(today) if today and hasattr(query, "compared") else None
+    if comparison is None or not comparison.cut:
         return ComparedRange(start, end)
-    return None
+    days = span_label(comparison.previous_start, comparison.previous_end)
+    return ComparedRange(start, end, f"{days}, {comparison.describe()}")

@@ -229,7 +229,8 @@ def _table(
     found = f" matching “{query.q}”" if query.q else ""
     if page.rows:
         last = page.first + len(page.rows) - 1
-        summary = f"{page.first:,}–{last:,} of {page.matching:,} {noun}s{found}"
+        plural = "" if page.matching == 1 else "s"
+        summary = f"{page.first:,}–{last:,} of {page.matching:,} {noun}{plural}{found}"
     else:
         summary = f"No {noun}s{found}"
     if query.q:

@@ -139,6 +139,11 @@ def _chart(
     fmt = bytes_column(b.value for b in [*buckets, *(previous or [])]) if bytes_unit else thousands
     card_fmt = human_bytes if bytes_unit else thousands
     before = _previous_span(query)
+    note = ""
+    if previous is not None and previous and not any(b.available for b in previous):
+        # The plan keeps none of the previous range: a legend entry with nothing drawn and a
+        # column of "not available" would only repeat this, once per row.
+        previous, note = None, f"The previous range, {before}, is {missing}: nothing to compare."
     figure = series_figure(
         span_label(query.start, query.end) if previous is not None else title,
         buckets,
@@ -163,6 +168,7 @@ def _chart(
         has_data=any(b.value is not None for b in buckets),
         compare=previous is not None,
         previous_label=f"Previous: {before}",
+        note=note,
         empty=f"The days of this range are {missing}: they are before the history the plan keeps."
         if unavailable
         else f"No {noun} recorded in this range.",
@@ -235,7 +241,9 @@ def minutes_notice(section: MinutesSection, today: date | None = None) -> str | 
         # EvoVoice rounds each answer: the whole range's is the one it bills.
         return (
             f"The total, {section.total:,}, is EvoVoice's answer for the whole range; it rounds "
-            f"each answer, so the periods below, each rounded on its own, add up to {periods:,}."
+            f"each answer, so the periods below, each rounded on its own, add up to {periods:,}. "
+            "Its change likewise compares EvoVoice's answers for the spans compared, not sums "
+            "of the periods."
         )
     return None
 

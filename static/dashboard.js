@@ -176,7 +176,10 @@
     var heading = document.querySelector("main h1");
     if (!heading) return;
     heading.setAttribute("tabindex", "-1");
+    // Where the browser restored the scroll: the heading is brought into view only if it is
+    // out of it, so a keyboard user sees where focus is.
     heading.focus({ preventScroll: true });
+    heading.scrollIntoView({ block: "nearest" });
   });
 
   // Picking dates means a custom range: switch the preset first (capture phase), so the

@@ -279,7 +279,7 @@ def test_search_is_a_case_insensitive_substring_of_ids(staff, sims):
     start, end, query = past(5)
     html = staff.get(f"/staff?{query}&q=NORTH").get_data(as_text=True)
     assert [r[0] for r in table(html, "staff-accounts")] == [NORTHWIND]
-    assert "1–1 of 1 accounts matching “NORTH” (of 5)" in html
+    assert "1–1 of 1 account matching “NORTH” (of 5)" in html
 
     html = staff.get(f"/staff?{query}&account={UNICODE}&q=CUST-00").get_data(as_text=True)
     body = evovoice_expected(start, end, account_id=UNICODE, extra_customers=200)

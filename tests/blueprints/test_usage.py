@@ -447,6 +447,17 @@ def test_no_change_is_computed_against_a_range_the_plan_does_not_keep(client, te
     assert "no comparison: days of the previous range are not available on the Pro plan" in metrics
 
 
+def test_a_previous_range_the_plan_keeps_nothing_of_is_said_once_not_drawn(client, tenants, login):
+    login(client, "acme@example.com")  # Pro: 30 days; 30 days back by whole weeks is 35
+    html = client.get("/usage?preset=30d&compare=previous").get_data(as_text=True)
+    shown = figures(html)
+    for metric in METRICS:
+        assert len(shown[f"chart-{metric}-data"]["data"]) == 1, metric  # no empty trace
+    words = text(html)
+    assert words.count("is not available on the Pro plan: nothing to compare.") == len(METRICS)
+    assert len(shown["chart-ai-minutes-data"]["data"]) == 2  # EvoVoice keeps it: drawn
+
+
 def test_a_level_compares_its_reading_when_the_plan_keeps_that_day(client, tenants, login):
     """Storage compares two readings, not two spans: a previous range that starts before the
     plan's history still has its last day, and so a reading to compare with."""

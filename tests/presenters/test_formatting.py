@@ -16,7 +16,7 @@ from presenters.formatting import (
     signed_pct,
     span_label,
     thousands,
-    unbroken_dates,
+    unbroken,
 )
 from services.shaping import Bucket
 
@@ -129,13 +129,16 @@ def test_the_app_registers_the_filters(app):
     assert template.render() == "1.50 KB · 1,234 · −2.0 % · never"
 
 
-def test_dates_are_kept_on_one_line_and_the_rest_is_escaped():
-    said = unbroken_dates("+3 % vs 2026-10-26 – 2026-11-23 <b>&")
+def test_dates_and_figures_with_units_are_kept_on_one_line_and_the_rest_is_escaped():
+    said = unbroken("+3 % vs 2026-10-26 – 2026-11-23 <b>&")
     assert str(said) == (
-        '+3 % vs <span class="nowrap">2026-10-26</span> – '
+        '<span class="nowrap">+3 %</span> vs <span class="nowrap">2026-10-26</span> – '
         '<span class="nowrap">2026-11-23</span> &lt;b&gt;&amp;'
     )
-    assert str(unbroken_dates("no comparison")) == "no comparison"
-    assert str(unbroken_dates("<script>2026-01-01")) == (
+    assert str(unbroken("no comparison")) == "no comparison"
+    assert str(unbroken("1.256 GB")) == '<span class="nowrap">1.256 GB</span>'
+    assert str(unbroken("−4.0 % of 12 Bees")) == '<span class="nowrap">−4.0 %</span> of 12 Bees'
+
+    assert str(unbroken("<script>2026-01-01")) == (
         '&lt;script&gt;<span class="nowrap">2026-01-01</span>'
     )

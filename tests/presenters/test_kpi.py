@@ -82,3 +82,12 @@ def test_the_compared_range_is_the_querys_previous_range_only_when_comparing():
     assert compared is not None and compared.label == "2026-02-15 – 2026-02-24"
     assert compared_range(UsageQuery(start=date(2026, 3, 1), end=date(2026, 3, 10))) is None
     assert compared_range(None) is None
+
+
+def test_while_the_range_holds_today_the_compared_range_says_which_days_changes_compare():
+    query = UsageQuery(start=date(2026, 3, 1), end=date(2026, 3, 10), compare="previous")
+    over = compared_range(query, today=date(2026, 3, 11))
+    assert over is not None and over.changes == ""  # the range is over: whole ranges
+    running = compared_range(query, today=date(2026, 3, 10))
+    assert running is not None and running.label == "2026-02-15 – 2026-02-24"
+    assert running.changes == "2026-02-15 – 2026-02-23, whole days to 2026-03-09: today is not over"
