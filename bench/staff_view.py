@@ -212,10 +212,11 @@ def section(markdown: str, command: str, warm: int, simulator: str) -> str:
     return f"""The staff page's htmx fragment (`HX-Request: true`) for the last 30 days per day, for every
 account and for one account (`acct-northwind`, a fifth of the customers), against the
 EvoVoice simulator with `extra_customers` synthetic customers spread over its five
-accounts, {where}. Cold: a new app with an empty cache (SQLite file and in-process memo), so
-every EvoVoice read happens, and the simulator builds and serialises each answer; one account
-reads 30 day buckets, the whole range and the previous range, each answer listing every
-customer of the account. Warm: the same request {warm} more times; the median.
+accounts, {where}.
+Cold: a new app with an empty cache (SQLite file and in-process memo), so every EvoVoice read
+happens, and the simulator builds and serialises each answer; one account reads 30 day
+buckets, the whole range and the previous range, each answer listing every customer of the
+account. Warm: the same request {warm} more times; the median.
 Server time is the wall time through Flask's test client (no network between client and
 app; the simulator is on loopback). App process CPU is every thread of the app's process
 (the request, its fan-out, parsing, cache writes){app_cpu}; simulator process CPU is the
