@@ -646,7 +646,7 @@ class EvovoiceClient:
 
         Accounts' totals settle it whenever one has 2 or more (a day of usage, the usual
         case) or no customer is listed, without a record per customer; else the customers
-        are read too, from the answer just stored.
+        are read too, from the answer just stored (asked again only if nothing is stored).
         """
         params = {"startDate": start.isoformat(), "endDate": upstream_end.isoformat()}
         ask = _Ask(params, start, upstream_end, account_id, None, True, True)
