@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from functools import partial
 from itertools import repeat
 from typing import Any
 
+import orjson
 import requests
 from requests_cache import DO_NOT_CACHE
 
@@ -105,11 +107,19 @@ class AIUsage:
     orders: dict[Hashable, tuple] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
+    # How many records EvoVoice listed, when this holds fewer (a totals-only reading): what
+    # reading the answer whole would cost, which callers size further reads by.
+    listed: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def size(self) -> int:
         """Return how many records this answer holds (bounds the in-memory cache)."""
         return len(self.accounts) + len(self.customers)
+
+    @property
+    def listed_records(self) -> int:
+        """Return how many records EvoVoice listed in the answer, held here or not."""
+        return self.size if self.listed is None else self.listed
 
     def totals_for(self, account_id: str | None, customer_id: str | None) -> AIUsage:
         """Return only the records `minutes(account_id, customer_id)` reads."""
@@ -123,7 +133,7 @@ class AIUsage:
             if customer_id is None
             else tuple(c for c in self.customers if c.customer_id == customer_id)
         )
-        return AIUsage(self.start, self.end, accounts, customers)
+        return AIUsage(self.start, self.end, accounts, customers, listed=self.listed_records)
 
     def minutes(self, account_id: str | None = None, customer_id: str | None = None) -> int | None:
         """Return the minutes of a customer, an account, or (neither given) all accounts.
@@ -232,13 +242,90 @@ def read_usage(
     staff bucket of every account lists them all). Whatever the quick reading cannot take
     as it comes (an unreadable record, or an integer too large for orjson) is read again
     by `parse_usage` from json's decoding, so answers and errors stay exactly its own.
+    A reading that keeps no customer (`totals_of` without a customer id) decodes only the
+    account records when the customers are written as EvoVoice writes them (`_accounts_only`).
     """
+    if totals_of is not None and totals_of[1] is None:
+        usage = _accounts_only(content, start, end, totals_of)
+        if usage is not None:
+            return usage
     usage = _quick_usage(fast_body(content, API, "EvoVoice"), start, end, totals_of)
     if usage is None:
         usage = parse_usage(strict_body(content, API, "EvoVoice"), start, end)
         if totals_of is not None:
             usage = usage.totals_for(*totals_of)
     return usage
+
+
+# A JSON string as json and orjson both read it: no raw control character, only JSON's
+# escapes (a lone surrogate escape is json's to read, and read only by json: `_accounts_only`
+# never decodes these).
+_TEXT = rb'"[^"\\\x00-\x1f]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+"'
+# A customer record `parse_usage` reads, in the form EvoVoice writes it: compact, these
+# fields in this order, aiMinutes an integer (json's, of any size) or left out (zero).
+_CUSTOMER = (
+    rb'\{"accountId":' + _TEXT + rb',"customerId":' + _TEXT
+    + rb'(?:,"aiMinutes":-?+(?:0|[1-9][0-9]*+))?+\}'
+)  # fmt: skip
+_CUSTOMERS_KEY = b',"customerUsage":['
+# The rest of the answer from the customer list on: only that list, to the answer's end.
+_CUSTOMERS_TO_END = re.compile(
+    re.escape(_CUSTOMERS_KEY)
+    + rb"(?:"
+    + _CUSTOMER
+    + rb"(?:,"
+    + _CUSTOMER
+    + rb")*+)?+\]\}[ \t\r\n]*+"
+)
+# Inside a record checked by that pattern this occurs once, and in no string (where a quote
+# is always escaped), so it counts the records.
+_CUSTOMER_FIELD = b'"customerId":'
+
+
+def _accounts_only(
+    content: bytes, start: date, end: date, totals_of: tuple[str | None, str | None]
+) -> AIUsage | None:
+    """Return what `read_usage(content, start, end, totals_of)` returns for a reading that
+    keeps no customer, having decoded only the account records; or None when the answer is
+    not `{"accountUsage": [...], "customerUsage": [...]}` as EvoVoice writes it.
+
+    Most of an every-account answer is its customer list (7 MB at 100,000 customers), and a
+    reading of totals needs only its length and that `parse_usage` could read each record:
+    one pattern checks the list's bytes without building a value per record.
+    """
+    at = content.find(_CUSTOMERS_KEY)
+    if at == -1:
+        return None
+    try:
+        # Valid JSON closed by one brace only if the key is in the top-level object, not
+        # in a string nor deeper: that object's members before it.
+        head = orjson.loads(content[:at] + b"}")
+    except orjson.JSONDecodeError:
+        return None
+    rest = content[at:]
+    if not (
+        isinstance(head, dict)
+        and head.keys() == {"accountUsage"}
+        and _CUSTOMERS_TO_END.fullmatch(rest) is not None
+        and _utf8(rest)
+    ):
+        return None
+    usage = _quick_usage(head, start, end, totals_of)
+    if usage is None:
+        return None
+    accounts = len(head["accountUsage"] or ())
+    return replace(usage, listed=accounts + rest.count(_CUSTOMER_FIELD))
+
+
+def _utf8(data: bytes) -> bool:
+    """Tell whether json reads these bytes as UTF-8 (it lets encoded surrogates pass)."""
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _all_of(items: list, key: str, kind: type, default: object = None) -> bool:
@@ -273,7 +360,9 @@ def _quick_usage(
         and _all_of(customer_items, "aiMinutes", int, 0)
     ):
         return None
+    listed = None
     if totals_of is not None:
+        listed = len(account_items) + len(customer_items)
         account_id, customer_id = totals_of
         if account_id is not None:
             account_items = [i for i in account_items if i["accountId"] == account_id]
@@ -298,7 +387,7 @@ def _quick_usage(
             map(get, customer_items, repeat("aiMinutes"), repeat(0)),
         )
     )
-    return AIUsage(start, end, accounts, customers)
+    return AIUsage(start, end, accounts, customers, listed=listed)
 
 
 def error_for(response: requests.Response, secrets: tuple[str, ...] = ()) -> UpstreamError:
@@ -552,9 +641,20 @@ class EvovoiceClient:
         return None
 
     def _probe(self, start: date, upstream_end: date, account_id: str | None) -> int:
-        """Return the most minutes any record has for these exact startDate and endDate."""
+        """Return the most minutes any record has for these exact startDate and endDate, or
+        at least 2 when it is more: detection tells apart only none, 1, and more than 1.
+
+        Accounts' totals settle it whenever one has 2 or more (a day of usage, the usual
+        case) or no customer is listed, without a record per customer; else the customers
+        are read too, from the answer just stored (asked again only if nothing is stored).
+        """
         params = {"startDate": start.isoformat(), "endDate": upstream_end.isoformat()}
-        usage = self._read(_Ask(params, start, upstream_end, account_id, None, True, False)).value
+        ask = _Ask(params, start, upstream_end, account_id, None, True, True)
+        totals = self._read(ask).value
+        most = max((a.ai_minutes for a in totals.accounts), default=0)
+        if most >= 2 or totals.listed_records == len(totals.accounts):
+            return most
+        usage = self._read(replace(ask, refresh=False, totals_only=False)).value
         minutes = [a.ai_minutes for a in usage.accounts] + [c.ai_minutes for c in usage.customers]
         return max(minutes, default=0)
 

@@ -288,6 +288,14 @@ class StaffService:
         except UpstreamError as exc:
             return StaffView(query, error=exc)
 
+    def _totals(self, query: StaffQuery, refresh: bool) -> Fetched[AIUsage]:
+        """Read the whole range in the query's scope for its totals only: every account's,
+        without a record per customer (see `listed_records` for how many it lists)."""
+        r = query.range
+        return self.client.usage(
+            r.start, r.end, query.account, query.customer, refresh=refresh, totals_only=True
+        )
+
     def _previous(self, query: StaffQuery, refresh: bool) -> Fetched[AIUsage]:
         # Only the scope's totals (each account's, for every account) are compared.
         old = query.range.previous
@@ -303,8 +311,10 @@ class StaffService:
 
     def _all(self, query: StaffQuery, refresh: bool) -> StaffView:
         r = query.range
+        # Every account's totals are all this view shows of the range: its answer's customer
+        # records stay unread (exports and pickers read them from the same cache entry).
         current, previous = both(
-            lambda: self.usage(query, refresh=refresh), lambda: self._previous(query, refresh)
+            lambda: self._totals(query, refresh), lambda: self._previous(query, refresh)
         )
         usage = current.value
         total = usage.minutes()
@@ -313,9 +323,10 @@ class StaffService:
         # The buckets come after the range and its previous one: on a cold cache with a
         # large answer per bucket, a page past its deadline then has those saved at least,
         # and shows the total, ranking and movers while the buckets are still read.
-        granularity, note = overview_granularity(r, current.value.size)
+        listed = current.value.listed_records
+        granularity, note = overview_granularity(r, listed)
         cut = self._cut(r)
-        if cut is not None and current.value.size * 2 > self.compare_budget:
+        if cut is not None and listed * 2 > self.compare_budget:
             cut = None  # too large an answer to read again: "no comparison" (COMPARE_BUDGET)
         (buckets, series_error), whole_days = both(
             lambda: (
