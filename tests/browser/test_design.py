@@ -155,7 +155,11 @@ def test_one_range_control_applies_compare_and_always_shows_the_compared_dates(
     charts.wait(page)
     start, end = shown_range(page)
     compared = page.locator("#results-range .compared")
-    assert compared.inner_text().strip() == f", compared with {span_of(start, end)}"
+    # The range holds today: changes set its whole days against the same days back.
+    changes = previous_of(start, end, level=False).replace(" (whole days", ", whole days")
+    assert compared.inner_text().strip() == (
+        f", compared with {span_of(start, end)} (changes: {changes})"
+    )
     assert query_of(page.url)["compare"] == "previous"
 
     charts.mark_stale(page)
