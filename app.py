@@ -57,6 +57,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         COMPRESS_ALGORITHM=["br", "gzip"],
         COMPRESS_ALGORITHM_STREAMING=["br"],
         COMPRESS_MIMETYPES=["text/html", "application/json", "text/csv"],
+        # Fragments and pages are a few kB: quality 7 takes under a millisecond on them and
+        # sends about a tenth fewer bytes than the default 4; 10 and 11 cost tens of ms.
+        COMPRESS_BR_LEVEL=7,
     )
     if test_config:
         app.config.from_mapping(
