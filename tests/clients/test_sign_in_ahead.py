@@ -7,6 +7,7 @@ WAIT so a regression fails instead of hanging, and nothing asserts on time.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import replace
@@ -178,3 +179,27 @@ def test_sign_ins_ahead_and_reads_together_stay_within_the_limit(
     assert counter.paths.count("/evovoice/ai/usage") == 4 * 8
     assert counter.paths.count("/evovoice/auth/credentials") >= 2  # renewed while reading
     assert counter.most == LIMIT  # reached with the reads, never passed
+
+
+def test_a_forked_worker_holds_no_session_nor_lock_of_its_parent(
+    cache_url, policy, test_secret, sims
+):
+    http = CachedUpstream(cache_url, test_secret, policy)
+    username, password = EVOVOICE_SERVICE_USER
+    client = EvovoiceClient(http, lambda: sims.evovoice_url, username, password)
+    client.keep_signed_in()
+    try:
+        assert client.wait_signed_in_ahead(WAIT) and client.signed_in
+        session = client._sessions.get()
+        with session.lock:  # as if the parent forked while a thread was signing in
+            child = os.fork()
+            if child == 0:  # the worker: no cookie it never signed in for, a lock of its own
+                fresh = client._sessions.get()
+                free = fresh.lock.acquire(timeout=1)
+                os._exit(0 if free and not client.signed_in else 1)
+        _, status = os.waitpid(child, 0)
+    finally:
+        client.stop_signing_in_ahead()
+        http.close()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert client.signed_in  # the parent's own session is untouched
