@@ -213,3 +213,22 @@ def series_figure(
     )
     x_axis = _x_axis([b.start for b in buckets], granularity)
     return {"data": data, "layout": _layout(unit_axis, x_axis, legend=previous is not None)}
+
+
+def rounding_note(total: int | None, buckets: list[Bucket], today: date | None) -> str:
+    """Say why EvoVoice's periods may not add up to its total for the range, if they do not.
+
+    EvoVoice rounds each answer: the whole range's is the one it bills, and a change compares
+    its answers for whole spans too, so neither is a sum of the periods shown.
+    """
+    periods = sum(
+        b.value for b in buckets if b.value is not None and (today is None or b.start <= today)
+    )
+    if total is None or periods == total:
+        return ""
+    return (
+        f"The total, {total:,}, is EvoVoice's answer for the whole range; it rounds "
+        f"each answer, so the periods below, each rounded on its own, add up to {periods:,}. "
+        "Its change likewise compares EvoVoice's answers for the spans compared, not sums "
+        "of the periods."
+    )

@@ -11,7 +11,15 @@ from flask import url_for
 
 from services.filters import DEFAULT_SORT, MAX_ID, MAX_SEARCH, SORTS
 
-from .charts import COUNT_AXIS, Chart, TableRow, bucket_note, pace_of, series_figure
+from .charts import (
+    COUNT_AXIS,
+    Chart,
+    TableRow,
+    bucket_note,
+    pace_of,
+    rounding_note,
+    series_figure,
+)
 from .formatting import (
     NOTHING_OVER,
     ONGOING,
@@ -335,6 +343,7 @@ def _series_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
         pace=pace_of(series.projection, "AI minutes", thousands),
         has_data=series.has_data,
         compare=False,
+        note=rounding_note(series.total, buckets, today),
     )
 
 
@@ -356,6 +365,7 @@ def _total_chart(view: StaffView, ongoing: bool, today: date | None) -> Chart:
         has_data=bool(buckets) and (bool(overview.total) or any(b.value for b in buckets)),
         compare=False,
         empty=_series_missing(overview.series_note),
+        note=rounding_note(overview.total, buckets, today),
     )
 
 

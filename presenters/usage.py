@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING
 
 from services.shaping import last_value, up_to
 
-from .charts import BYTES_AXIS, COUNT_AXIS, Chart, TableRow, bucket_note, pace_of, series_figure
+from .charts import (
+    BYTES_AXIS,
+    COUNT_AXIS,
+    Chart,
+    TableRow,
+    bucket_note,
+    pace_of,
+    rounding_note,
+    series_figure,
+)
 from .formatting import (
     NO_PREVIOUS,
     NOTHING_OVER,
@@ -73,12 +82,14 @@ def _rows(buckets, previous, fmt, today, granularity, missing, kept_from=None) -
     return rows
 
 
-def _total_label(level: bool, running: bool) -> str:
+def _total_label(level: bool, running: bool, kept_from: date | None = None) -> str:
     """Name a total; while the range holds today (not over) it is a latest reading, or a
-    total so far."""
+    total so far; a flow whose first days the plan does not keep totals the days it does."""
     if level:
         return "at the latest reading" if running else "at the end of the range"
-    return "in the range so far" if running else "in the range"
+    days = f"from {kept_from.isoformat()}, the first day the plan keeps," if kept_from else ""
+    said = f"in the range {days}".strip()
+    return f"{said} so far" if running else said
 
 
 def _previous_span(query: UsageQuery) -> str:
@@ -162,7 +173,11 @@ def _chart(
         figure=figure,
         rows=_rows(buckets, previous, fmt, today, granularity, missing, kept_from),
         total=card_fmt(total),
-        total_label=_total_label(level, today is not None and query.end >= today),
+        total_label=_total_label(
+            level,
+            today is not None and query.end >= today,
+            kept_from if kept_from is not None and kept_from > query.start else None,
+        ),
         change=change_text(change, no_change, *compared),
         pace=None if level else pace_of(projection, noun, card_fmt),
         has_data=any(b.value is not None for b in buckets),
@@ -211,11 +226,16 @@ def metric_notices(section: MetricsSection) -> list[str]:
             "isnotai reports this range per month, so it is shown in months: "
             "a finer granularity is not available."
         )
+    plan = f"The {section.tier.capitalize()} plan" if section.tier else "Your plan"
     if section.available_from is not None:
-        plan = f"The {section.tier.capitalize()} plan" if section.tier else "Your plan"
         notices.append(
             f"{plan} keeps history from {section.available_from.isoformat()}: days before "
             f"that are {not_on_plan(section.tier)}, which is not the same as 0."
+        )
+    elif section.history_start and any(p.previous_cut for p in section.panels):
+        notices.append(
+            f"{plan} keeps history from {section.history_start.isoformat()}: the previous "
+            "range starts before it, so the metrics show no change against it."
         )
     return notices
 
@@ -232,20 +252,7 @@ def minutes_notice(section: MinutesSection, today: date | None = None) -> str | 
         return f"No usage recorded for {who} in this range."
     if not section.has_data:
         return "No AI minutes were used in this range."
-    periods = sum(
-        b.value
-        for b in section.buckets
-        if b.value is not None and (today is None or b.start <= today)
-    )
-    if periods != section.total:
-        # EvoVoice rounds each answer: the whole range's is the one it bills.
-        return (
-            f"The total, {section.total:,}, is EvoVoice's answer for the whole range; it rounds "
-            f"each answer, so the periods below, each rounded on its own, add up to {periods:,}. "
-            "Its change likewise compares EvoVoice's answers for the spans compared, not sums "
-            "of the periods."
-        )
-    return None
+    return rounding_note(section.total, section.buckets, today) or None
 
 
 def present_usage(view: UsageView, today: date | None = None) -> dict:

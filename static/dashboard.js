@@ -386,7 +386,8 @@
           tag: active.tagName,
           href: active.getAttribute("href"),
           label: active.getAttribute("aria-label"),
-          text: active.textContent.trim()
+          text: active.textContent.trim(),
+          top: active.getBoundingClientRect().top
         }
       : null;
   });
@@ -428,8 +429,14 @@
     if (!focusable(control)) {
       control = root.querySelector("h2[id]") || root;
       control.setAttribute("tabindex", "-1");
+      control.focus({ preventScroll: true });
+      control.scrollIntoView({ block: "nearest" });
+      return;
     }
-    control.focus();
+    // The same control goes back where it was on screen (a sort link over its rows), however
+    // the new results' heights moved it during the swap.
+    control.focus({ preventScroll: true });
+    window.scrollBy(0, control.getBoundingClientRect().top - was.top);
   });
 
   // While the results are being replaced they say so: dimmed (CSS) and aria-busy, from the

@@ -455,7 +455,16 @@ def test_a_previous_range_the_plan_keeps_nothing_of_is_said_once_not_drawn(clien
         assert len(shown[f"chart-{metric}-data"]["data"]) == 1, metric  # no empty trace
     words = text(html)
     assert words.count("is not available on the Pro plan: nothing to compare.") == len(METRICS)
+    assert "the previous range starts before it, so the metrics show no change against it" in words
     assert len(shown["chart-ai-minutes-data"]["data"]) == 2  # EvoVoice keeps it: drawn
+
+
+def test_a_total_over_days_the_plan_does_not_keep_names_the_days_it_totals(client, tenants, login):
+    login(client, "acme@example.com")  # Pro: 30 days of history
+    first = today() - timedelta(days=29)
+    start, end = today() - timedelta(days=40), today() - timedelta(days=11)
+    html = client.get(f"/usage?start={start}&end={end}&metric=Events").get_data(as_text=True)
+    assert f"in the range from {first}, the first day the plan keeps" in text(html)
 
 
 def test_a_level_compares_its_reading_when_the_plan_keeps_that_day(client, tenants, login):

@@ -241,6 +241,8 @@ def test_focus_stays_on_a_sort_header_after_enter(staff_page, charts, browser_lo
     page = staff_page
     tab_to(page, "#results thead a")
     label = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    page.evaluate("document.activeElement.scrollIntoView({block: 'center'})")
+    before = page.evaluate("document.activeElement.getBoundingClientRect().top")
     charts.mark_stale(page)
 
     with page.expect_response(lambda r: "sort=" in r.url):
@@ -251,6 +253,9 @@ def test_focus_stays_on_a_sort_header_after_enter(staff_page, charts, browser_lo
     active = page.evaluate(ACTIVE)
     assert not active["body"], "focus fell to <body>"
     assert active["inResults"] and active["label"] == label, active
+    # It stays where it was on screen, over its rows, however the swap moved the page.
+    after = page.evaluate("document.activeElement.getBoundingClientRect().top")
+    assert abs(after - before) <= 2, (before, after)
     browser_log.assert_clean()
 
 

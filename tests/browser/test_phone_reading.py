@@ -94,3 +94,31 @@ def test_the_staff_filters_fold_into_the_range_chip_on_a_phone(open_page, login,
     page.wait_for_function(
         "() => document.querySelector('[data-range-chip]').textContent === 'Last 30 days'"
     )
+
+
+# Every visible control a finger can take (links, buttons, fields, summaries, focusable text)
+# under 44 px tall, by its words. A checkbox is taken through its label, which is measured.
+SMALL_TARGETS = """() => Array.from(document.querySelectorAll(
+    'main a[href], main button, main select, main input:not([type=hidden]):not([type=checkbox]),'
+    + ' main label:has(input[type=checkbox]), main summary, main [tabindex="0"], header a[href],'
+    + ' nav a[href]'))
+  .filter(e => e.checkVisibility() && !e.matches('.staff-table, .table-scroll, .plot *'))
+  .filter(e => e.getBoundingClientRect().height < 44)
+  .map(e => `${e.tagName} ${e.textContent.trim().slice(0, 30)}`)"""
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("staff", "/staff?preset=30d&account=acct-northwind"),
+        ("acme", "/usage?preset=30d&compare=previous"),
+    ],
+)
+def test_every_control_is_a_44_px_tap_target_on_a_phone(open_page, login, charts, who, path):
+    page = open_page(**PHONE)
+    login(page, who)
+    page.goto(path)
+    charts.wait(page)
+    page.locator(".range-chip summary").click()  # the filters' controls too
+    page.evaluate("document.querySelectorAll('details.numbers').forEach(d => { d.open = true; })")
+    assert page.evaluate(SMALL_TARGETS) == []
