@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -30,14 +29,8 @@ def load_settings(test_config: Mapping[str, Any] | None) -> Settings:
     return Settings(**overrides)
 
 
-def _in_cli() -> bool:
-    """Tell whether a `flask` command (its click context) is creating the app: commands
-    read upstreams only if they need to, so they sign in only then."""
-    return click.get_current_context(silent=True) is not None
-
-
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Create and configure the app; nothing here waits on a server."""
+    """Create and configure the app; nothing connects to a server here."""
     # Static files are served (compressed, versioned) by blueprints.assets.
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     settings = load_settings(test_config)
@@ -83,12 +76,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
-    upstreams = build_upstreams(app, settings)
-    app.extensions["upstreams"] = upstreams
-    if upstreams.evovoice is not None and upstreams.demo is None and not _in_cli():
-        # A served app signs in to EvoVoice now, in the background, so a user's first read
-        # pays no sign-in; start-up neither waits for it nor fails with it.
-        upstreams.evovoice.keep_signed_in()
+    app.extensions["upstreams"] = build_upstreams(app, settings)
     app.extensions["secret_box"] = SecretBox(settings.encryption_key_list)
 
     from blueprints import register_blueprints

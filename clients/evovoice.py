@@ -10,7 +10,6 @@ import base64
 import logging
 import re
 import threading
-import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -25,14 +24,13 @@ from requests_cache import DO_NOT_CACHE
 from core.periods import split
 
 from .cached_http import CachedUpstream, UpstreamRequest
-from .concurrency import PerProcess, ProcessSlots
+from .concurrency import ProcessSlots
 from .errors import (
     AuthenticationFailed,
     BadResponse,
     InvalidRequest,
     SessionExpired,
     UpstreamError,
-    UpstreamTimeout,
     UpstreamUnavailable,
     Wording,
     error_for_status,
@@ -57,16 +55,6 @@ GUESSED_END_DATE = (
 )
 # Calls made with a session before giving up: the first, then after each new sign-in.
 SESSION_ATTEMPTS = 3
-# Reads of a fan-out running per slot (see `EvovoiceClient.fan_out`).
-READS_PER_SLOT = 2
-# A session signed in ahead of reads is replaced by a new one this long after, in the
-# background, so no read waits for a sign-in. EvoVoice does not say how long its sessions
-# last (ServiceStack keeps them two weeks by default); a read whose session was refused
-# still signs in again on its own.
-SESSION_RENEWAL = timedelta(hours=12)
-# After a failed sign-in ahead of reads the next try waits this long, doubling up to
-# SESSION_RENEWAL; meanwhile reads sign in on first use, as they would without it.
-SIGN_IN_RETRY = timedelta(minutes=1)
 WORDING = Wording(
     vendor=API,
     refused="the service account could not sign in to EvoVoice",
@@ -432,18 +420,6 @@ def error_for(response: requests.Response, secrets: tuple[str, ...] = ()) -> Ups
     )
 
 
-class _Session:
-    """This process's EvoVoice session: one sign-in at a time, and the cookie it gave."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.cookie: str | None = None  # our own jar: the cookies go to EvoVoice only
-        # Set once the first sign-in ahead of reads has ended, however it ended.
-        self.tried_ahead = threading.Event()
-        self.keeper: threading.Thread | None = None
-        self.stopped = threading.Event()  # no more sign-ins ahead
-
-
 @dataclass(frozen=True)
 class _Ask:
     """One read with the exact dates EvoVoice is sent, before the verb and session are chosen."""
@@ -507,24 +483,13 @@ class EvovoiceClient:
         # to EvoVoice in flight at once, however many pages are being built.
         self.slots = ProcessSlots(concurrency)
         self.namespace = namespace
-        # Per process: a worker forked while another thread signed in must not inherit
-        # that thread's held lock, nor share a cookie it never signed in for.
-        self._sessions = PerProcess(_Session)
+        self._login_lock = threading.Lock()
+        self._cookie: str | None = None  # our own jar: the session cookies go to EvoVoice only
         self._verb_lock = threading.Lock()
         self._verb: str | None = {"get": "GET", "post": "POST"}.get(method)
         self._end_date_lock = threading.Lock()
         # (rule, until, detected): an undetected rule is the documented guess, said on reads.
         self._end_date_known: tuple[str, datetime, bool] | None = None
-
-    @property
-    def fan_out(self) -> int:
-        """Return how many reads of one fan-out run at once: twice the calls in flight.
-
-        The slots still bound the calls: the reads past them wait there with their cache
-        key made and the cache looked up, and take a slot the moment a call ends. A read
-        retried after its session expired may wait behind them for one call's time.
-        """
-        return READS_PER_SLOT * self.concurrency
 
     def base_url(self) -> str:
         """Return EvoVoice's base URL."""
@@ -539,133 +504,68 @@ class EvovoiceClient:
 
     def _auth_headers(self) -> dict[str, str]:
         if self.auth == "credentials":
-            cookie = self._sessions.get().cookie or self._login()
+            cookie = self._cookie or self._login()
             if cookie is not None:
                 return {"Cookie": cookie}
         token = base64.b64encode(f"{self._username}:{self._password}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 
-    def _login(self, http: requests.Session | None = None) -> str | None:
+    def _login(self) -> str | None:
         """Sign in, unless another thread signed in meanwhile.
 
         Return None when the deployment has no /auth/credentials: calls then use HTTP
         Basic, which EvoVoice accepts on every request, and nobody tries to sign in again.
         """
-        session = self._sessions.get()
-        with session.lock:
+        with self._login_lock:
             if self.auth != "credentials":
                 return None
-            if session.cookie is None:
-                session.cookie = self._sign_in(http)
-            return session.cookie
-
-    def _sign_in(self, http: requests.Session | None = None) -> str | None:
-        """Post the service credential to /auth/credentials; return the session's cookie.
-
-        `http` is the upstream's cached session unless given (a sign-in ahead of reads
-        brings its own, so the cache store is opened by the first read, as ever). None
-        (and HTTP Basic from now on) when the deployment has no /auth/credentials.
-        """
-        if not (self._username and self._password):
-            raise AuthenticationFailed(
-                API, "no EvoVoice service credential is configured (USAGE_EVOVOICE_USERNAME)"
-            )
-        uncached: dict[str, Any] = {} if http is not None else {"expire_after": DO_NOT_CACHE}
-        try:
-            response = (http or self.upstream.session).post(
-                self._base_url().rstrip("/") + "/auth/credentials",
-                json={
-                    "provider": "credentials",
-                    "userName": self._username,
-                    "password": self._password,
-                    "rememberMe": True,
-                },
-                timeout=(
-                    self.upstream.policy.connect_timeout,
-                    self.upstream.policy.read_timeout,
-                ),
-                allow_redirects=False,
-                **uncached,
-            )
-        except requests.RequestException:
-            raise UpstreamUnavailable(API, "could not reach EvoVoice to sign in") from None
-        if response.status_code == 404:
-            self.auth = "basic"
-            log.warning(
-                "EvoVoice has no /auth/credentials (HTTP 404); from now on every call "
-                "signs with HTTP Basic (the docs allow it)"
-            )
-            return None
-        if response.status_code != 200:
-            error = error_for(response, secrets=(self._password,))
-            if response.status_code == 401:
-                error.message = "the service account could not sign in to EvoVoice"
-            raise error
-        cookies = {c.name: c.value for c in response.cookies if c.name in ("ss-id", "ss-pid")}
-        if "ss-id" not in cookies:
-            raise BadResponse(API, "EvoVoice accepted the sign-in but set no session cookie")
-        return "; ".join(f"{k}={v}" for k, v in sorted(cookies.items()))
+            if self._cookie is not None:
+                return self._cookie
+            if not (self._username and self._password):
+                raise AuthenticationFailed(
+                    API, "no EvoVoice service credential is configured (USAGE_EVOVOICE_USERNAME)"
+                )
+            try:
+                response = self.upstream.session.post(
+                    self._base_url().rstrip("/") + "/auth/credentials",
+                    json={
+                        "provider": "credentials",
+                        "userName": self._username,
+                        "password": self._password,
+                        "rememberMe": True,
+                    },
+                    timeout=(
+                        self.upstream.policy.connect_timeout,
+                        self.upstream.policy.read_timeout,
+                    ),
+                    expire_after=DO_NOT_CACHE,
+                    allow_redirects=False,
+                )
+            except requests.RequestException:
+                raise UpstreamUnavailable(API, "could not reach EvoVoice to sign in") from None
+            if response.status_code == 404:
+                self.auth = "basic"
+                log.warning(
+                    "EvoVoice has no /auth/credentials (HTTP 404); from now on every call "
+                    "signs with HTTP Basic (the docs allow it)"
+                )
+                return None
+            if response.status_code != 200:
+                error = error_for(response)
+                if response.status_code == 401:
+                    error.message = "the service account could not sign in to EvoVoice"
+                raise error
+            cookies = {c.name: c.value for c in response.cookies if c.name in ("ss-id", "ss-pid")}
+            if "ss-id" not in cookies:
+                raise BadResponse(API, "EvoVoice accepted the sign-in but set no session cookie")
+            self._cookie = "; ".join(f"{k}={v}" for k, v in sorted(cookies.items()))
+            return self._cookie
 
     def _forget(self, rejected: str) -> None:
         """Drop a session EvoVoice refused, unless another thread already replaced it."""
-        session = self._sessions.get()
-        with session.lock:
-            if session.cookie == rejected:
-                session.cookie = None
-
-    @property
-    def signed_in(self) -> bool:
-        """Tell whether this process holds an EvoVoice session (reads need no sign-in)."""
-        return self._sessions.get().cookie is not None
-
-    def keep_signed_in(self, renewal: timedelta = SESSION_RENEWAL) -> None:
-        """Sign in now, in the background, and renew the session every `renewal` after.
-
-        A user's first read then finds a session and pays no sign-in. Nothing here blocks or
-        raises: while no sign-in ahead has succeeded (EvoVoice down, a refused credential),
-        reads sign in on first use as they always do. Once per process; a forked worker
-        starts its own when it calls this.
-        """
-        session = self._sessions.get()
-        with session.lock:
-            if self.auth != "credentials":
-                session.tried_ahead.set()  # HTTP Basic: there is no session to make
-                return
-            if session.keeper is not None:
-                return
-            session.keeper = threading.Thread(
-                target=_keep_session,
-                # Weakly: an app thrown away (tests make many) takes its client with it.
-                args=(weakref.ref(self), session, renewal),
-                name="evovoice-sign-in",
-                daemon=True,
-            )
-        session.keeper.start()
-
-    def stop_signing_in_ahead(self) -> None:
-        """Stop renewing the session in the background (reads sign in when they need to)."""
-        self._sessions.get().stopped.set()
-
-    def wait_signed_in_ahead(self, timeout: float) -> bool:
-        """Wait until the first sign-in ahead of reads has ended; tell whether it had."""
-        return self._sessions.get().tried_ahead.wait(timeout)
-
-    def _sign_in_ahead(self, session: _Session) -> None:
-        """Sign in, or replace the session with a new one, in one of the calls in flight."""
-        with (
-            requests.Session() as http,
-            self.slots.held(self.upstream.policy.deadline) as held,
-        ):
-            if not held:
-                raise UpstreamTimeout(API, "EvoVoice was busy with this server's reads")
-            http.headers["Accept"] = "application/json"
-            if session.cookie is None:
-                self._login(http)
-                return
-            # Reads go on with the old session while the new one is made.
-            cookie = self._sign_in(http)
-        with session.lock:
-            session.cookie = cookie
+        with self._login_lock:
+            if self._cookie == rejected:
+                self._cookie = None
 
     # -- how endDate is read -----------------------------------------------------------
 
@@ -885,38 +785,12 @@ class EvovoiceClient:
             )
 
         calls = [partial(one, span) for span in [(start, end), *spans]]
-        # The whole range first, then the buckets; each read that ends hands the next one
-        # over (a window, not rounds), and the window is wider than the slots so a slot
-        # never waits for a read to be prepared or stored.
-        whole, *fetched = run_all(calls, at_once=self.fan_out)
+        # As many at once as EvoVoice has slots: the whole range, then the first buckets,
+        # and each read that ends hands the next one over (a window, not rounds). More would
+        # only queue at the slots, ahead of a read retried after its session expired.
+        whole, *fetched = run_all(calls, at_once=self.concurrency)
         buckets = tuple(
             MinutesBucket(s, e, f.value.minutes(account_id, customer_id), f)
             for (s, e), f in zip(spans, fetched, strict=True)
         )
         return MinutesSeries(buckets, whole.value.minutes(account_id, customer_id), whole)
-
-
-def _keep_session(
-    client_ref: weakref.ref[EvovoiceClient], session: _Session, renewal: timedelta
-) -> None:
-    """Sign in ahead of reads, then renew the session every `renewal` after, while the
-    client lives and nobody stopped it."""
-    retry = SIGN_IN_RETRY
-    while (client := client_ref()) is not None and client.auth == "credentials":
-        try:
-            client._sign_in_ahead(session)
-        except UpstreamError as exc:
-            # The message is safe to show: it never holds the credential.
-            log.warning(
-                "could not sign in to EvoVoice ahead of reads (%s); reads sign in when "
-                "they need to",
-                exc.message,
-            )
-            wait, retry = min(retry, renewal), min(retry * 2, renewal)
-        else:
-            wait, retry = renewal, SIGN_IN_RETRY
-        finally:
-            session.tried_ahead.set()
-        del client
-        if session.stopped.wait(wait.total_seconds()):
-            return
