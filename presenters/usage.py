@@ -234,8 +234,9 @@ def metric_notices(section: MetricsSection) -> list[str]:
         )
     elif section.history_start and any(p.previous_cut for p in section.panels):
         notices.append(
-            f"{plan} keeps history from {section.history_start.isoformat()}: the previous "
-            "range starts before it, so the metrics show no change against it."
+            "The metrics show no change: the previous range starts before "
+            f"{section.history_start.isoformat()}, the first day {plan[0].lower()}{plan[1:]} "
+            "keeps."
         )
     return notices
 

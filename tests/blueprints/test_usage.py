@@ -455,7 +455,11 @@ def test_a_previous_range_the_plan_keeps_nothing_of_is_said_once_not_drawn(clien
         assert len(shown[f"chart-{metric}-data"]["data"]) == 1, metric  # no empty trace
     words = text(html)
     assert words.count("is not available on the Pro plan: nothing to compare.") == len(METRICS)
-    assert "the previous range starts before it, so the metrics show no change against it" in words
+    first = (today() - timedelta(days=29)).isoformat()
+    assert (
+        f"The metrics show no change: the previous range starts before {first}, the first day "
+        "the Pro plan keeps." in words
+    )
     assert len(shown["chart-ai-minutes-data"]["data"]) == 2  # EvoVoice keeps it: drawn
 
 
