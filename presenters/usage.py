@@ -151,7 +151,7 @@ def _chart(
     card_fmt = human_bytes if bytes_unit else thousands
     before = _previous_span(query)
     note = ""
-    if previous is not None and previous and not any(b.available for b in previous):
+    if previous and not any(b.available for b in previous):
         # The plan keeps none of the previous range: a legend entry with nothing drawn and a
         # column of "not available" would only repeat this, once per row.
         previous, note = None, f"The previous range, {before}, is {missing}: nothing to compare."
@@ -226,17 +226,18 @@ def metric_notices(section: MetricsSection) -> list[str]:
             "isnotai reports this range per month, so it is shown in months: "
             "a finer granularity is not available."
         )
-    plan = f"The {section.tier.capitalize()} plan" if section.tier else "Your plan"
+    # "the Pro plan" within a sentence, "The Pro plan" opening one.
+    plan = f"the {section.tier.capitalize()} plan" if section.tier else "your plan"
     if section.available_from is not None:
         notices.append(
-            f"{plan} keeps history from {section.available_from.isoformat()}: days before "
-            f"that are {not_on_plan(section.tier)}, which is not the same as 0."
+            f"{plan[0].upper()}{plan[1:]} keeps history from "
+            f"{section.available_from.isoformat()}: days before that are "
+            f"{not_on_plan(section.tier)}, which is not the same as 0."
         )
     elif section.history_start and any(p.previous_cut for p in section.panels):
         notices.append(
             "The metrics show no change: the previous range starts before "
-            f"{section.history_start.isoformat()}, the first day {plan[0].lower()}{plan[1:]} "
-            "keeps."
+            f"{section.history_start.isoformat()}, the first day {plan} keeps."
         )
     return notices
 

@@ -288,20 +288,17 @@ class StaffService:
         except UpstreamError as exc:
             return StaffView(query, error=exc)
 
-    def _totals(self, query: StaffQuery, refresh: bool) -> Fetched[AIUsage]:
-        """Read the whole range in the query's scope for its totals only: every account's,
-        without a record per customer (see `listed_records` for how many it lists)."""
-        r = query.range
+    def _totals(self, query: StaffQuery, start: date, end: date, refresh: bool) -> Fetched[AIUsage]:
+        """Read a span in the query's scope for its totals only (each account's, for every
+        account), without a record per customer: `listed_records` says how many it lists."""
         return self.client.usage(
-            r.start, r.end, query.account, query.customer, refresh=refresh, totals_only=True
+            start, end, query.account, query.customer, refresh=refresh, totals_only=True
         )
 
     def _previous(self, query: StaffQuery, refresh: bool) -> Fetched[AIUsage]:
-        # Only the scope's totals (each account's, for every account) are compared.
+        # Only the scope's totals are compared.
         old = query.range.previous
-        return self.client.usage(
-            old.start, old.end, query.account, query.customer, refresh=refresh, totals_only=True
-        )
+        return self._totals(query, old.start, old.end, refresh)
 
     def _cut(self, r: UsageQuery) -> Comparison | None:
         """Return the whole days a change compares while the range holds today or later
@@ -314,7 +311,8 @@ class StaffService:
         # Every account's totals are all this view shows of the range: its answer's customer
         # records stay unread (exports and pickers read them from the same cache entry).
         current, previous = both(
-            lambda: self._totals(query, refresh), lambda: self._previous(query, refresh)
+            lambda: self._totals(query, r.start, r.end, refresh),
+            lambda: self._previous(query, refresh),
         )
         usage = current.value
         total = usage.minutes()
@@ -518,9 +516,7 @@ class StaffService:
         spans = [(cut.previous_start, cut.previous_end), (cut.start, cut.end)]
 
         def read(span: tuple) -> Callable[[], Fetched[AIUsage]]:
-            return lambda: self.client.usage(
-                span[0], span[1], query.account, query.customer, refresh=refresh, totals_only=True
-            )
+            return lambda: self._totals(query, span[0], span[1], refresh)
 
         try:
             return run_all([read(s) for s in spans], at_once=self.client.concurrency)
