@@ -32,6 +32,20 @@ OFF_SCREEN = """() => Array.from(document.querySelectorAll('table.stacks th, tab
   .map(c => c.textContent.trim())"""
 
 
+@pytest.fixture
+def on_phone(open_page, login, charts):
+    """Return a way to open a page as one of the demo's people on the phone, charts drawn."""
+
+    def show(who: str, path: str):
+        page = open_page(**PHONE)
+        login(page, who)
+        page.goto(path)
+        charts.wait(page)
+        return page
+
+    return show
+
+
 @pytest.mark.parametrize(
     ("who", "path"),
     [
@@ -41,20 +55,14 @@ OFF_SCREEN = """() => Array.from(document.querySelectorAll('table.stacks th, tab
         ("globex", "/usage?preset=7d&compare=previous"),
     ],
 )
-def test_no_date_breaks_across_lines(open_page, login, charts, who, path):
-    page = open_page(**PHONE)
-    login(page, who)
-    page.goto(path)
-    charts.wait(page)
+def test_no_date_breaks_across_lines(on_phone, who, path):
+    page = on_phone(who, path)
     assert page.locator("text=/\\d{4}-\\d\\d-\\d\\d – /").count() > 0, "the page names date spans"
     assert page.evaluate(BROKEN_DATES) == []
 
 
-def test_staff_tables_show_every_column_on_a_phone(open_page, login, charts, shoot):
-    page = open_page(**PHONE)
-    login(page, "staff")
-    page.goto("/staff?preset=30d")
-    charts.wait(page)
+def test_staff_tables_show_every_column_on_a_phone(on_phone, shoot):
+    page = on_phone("staff", "/staff?preset=30d")
 
     accounts = page.locator("#staff-accounts")
     rows = accounts.locator("tbody tr").count()
@@ -79,11 +87,8 @@ def test_staff_tables_show_every_column_on_a_phone(open_page, login, charts, sho
     shoot(page, "staff-phone-tables")
 
 
-def test_the_staff_filters_fold_into_the_range_chip_on_a_phone(open_page, login, charts):
-    page = open_page(**PHONE)
-    login(page, "staff")
-    page.goto("/staff?preset=7d")
-    charts.wait(page)
+def test_the_staff_filters_fold_into_the_range_chip_on_a_phone(on_phone, charts):
+    page = on_phone("staff", "/staff?preset=7d")
     assert page.locator("[data-range-chip]").inner_text() == "Last 7 days"
     assert not page.locator("#filters").is_visible()
     page.locator(".range-chip summary").click()
@@ -114,11 +119,8 @@ SMALL_TARGETS = """() => Array.from(document.querySelectorAll(
         ("acme", "/usage?preset=30d&compare=previous"),
     ],
 )
-def test_every_control_is_a_44_px_tap_target_on_a_phone(open_page, login, charts, who, path):
-    page = open_page(**PHONE)
-    login(page, who)
-    page.goto(path)
-    charts.wait(page)
+def test_every_control_is_a_44_px_tap_target_on_a_phone(on_phone, who, path):
+    page = on_phone(who, path)
     page.locator(".range-chip summary").click()  # the filters' controls too
     page.evaluate("document.querySelectorAll('details.numbers').forEach(d => { d.open = true; })")
     assert page.evaluate(SMALL_TARGETS) == []
