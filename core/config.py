@@ -74,6 +74,18 @@ class Settings(BaseSettings):
     cache_ttl_today: int = Field(60, ge=0)
     cache_stale_max: int = Field(24 * 3600, ge=0)
 
+    # Alerts and reports. The job queue: empty, a SQLite file in instance/; or redis://….
+    queue_url: str = ""
+    # smtp://user:pass@host:587 (STARTTLS when offered) or smtps://…; empty: the demo's own
+    # SMTP sink in demo mode, and no mail otherwise (deliveries fail and say so).
+    smtp_url: str = ""
+    mail_from: str = "Usage dashboard <usage@localhost>"
+    demo_smtp_port: int = Field(8025, ge=0, le=65535)  # the demo's sink; 0: any free port
+    # Seconds between a failed delivery's tries, the last repeated; given up after 24 h.
+    delivery_backoff: str = "30,120,600,1800,3600"
+    delivery_give_up_hours: float = Field(24.0, gt=0)
+    webhook_timeout: float = Field(10.0, gt=0)
+
     @field_validator("secret_key", "evovoice_username", "evovoice_password", mode="before")
     @classmethod
     def _strip(cls, value: object) -> object:

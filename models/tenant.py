@@ -29,6 +29,8 @@ class Tenant(db.Model):
     )
     # Origins allowed to frame this tenant's widgets, space-separated; empty: none.
     embed_origins: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Signs this tenant's alert and report webhooks (encrypted like the isnotai key).
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
 
     @property
     def embed_origin_list(self) -> list[str]:

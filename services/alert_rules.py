@@ -1,0 +1,202 @@
+"""What an alert rule or a report schedule may say: one set of checks for the CLI and the pages.
+
+Every refusal is a `RuleError` naming the field, so a page puts the message beside it and
+the CLI prints it on one line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from clients.isnotai import METRICS
+
+AI_MINUTES = "ai-minutes"
+SOURCES = (AI_MINUTES, *METRICS)
+WINDOWS = ("month", "7d", "day")
+CONDITIONS = ("above", "projected-above", "spike")
+EVERY = ("week", "month")
+SPIKE_MAX = 1000
+# Thresholds are counts and bytes; int64, as the upstreams' numbers.
+THRESHOLD_MAX = 2**63 - 1
+EMAILS_MAX = 20
+
+# A practical address check (what mail servers accept), not RFC 5322's whole grammar.
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+class RuleError(ValueError):
+    """A value a rule or schedule cannot take; `field` names the form field or CLI option."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    """An alert rule as checked, before it is stored."""
+
+    source: str
+    window: str
+    condition: str
+    threshold: int
+    emails: tuple[str, ...]
+    webhook_url: str | None
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def parse_source(text: str) -> str:
+    """Return `ai-minutes` or the isnotai metric's API name for any spelling of it."""
+    wanted = _letters(text or "")
+    for source in SOURCES:
+        if _letters(source) == wanted:
+            return source
+    raise RuleError("source", f"Unknown source {text!r}: use {', '.join(SOURCES)}.")
+
+
+def parse_choice(field: str, text: str, choices: Iterable[str]) -> str:
+    """Return `text` when it is one of `choices`; otherwise a `RuleError` listing them."""
+    options = tuple(choices)
+    if text in options:
+        return text
+    return _refuse(field, f"Unknown {field} {text!r}: use {', '.join(options)}.")
+
+
+def _refuse(field: str, message: str) -> str:
+    raise RuleError(field, message)
+
+
+def parse_threshold(condition: str, text: str | int) -> int:
+    """Return a positive integer threshold, or a spike percentage from 1 to 1000."""
+    field = "spike" if condition == "spike" else condition
+    raw = str(text).strip().replace(",", "").replace("_", "")
+    if not raw.isdigit() or not raw.isascii():
+        what = (
+            "a whole percentage from 1 to 1000"
+            if condition == "spike"
+            else "a whole number above 0"
+        )
+        raise RuleError(field, f"The threshold must be {what}; got {str(text)[:40]!r}.")
+    value = int(raw)
+    if condition == "spike" and not 1 <= value <= SPIKE_MAX:
+        raise RuleError(field, f"A spike is a percentage from 1 to {SPIKE_MAX}; got {value}.")
+    if not 1 <= value <= THRESHOLD_MAX:
+        raise RuleError(field, f"The threshold must be from 1 to {THRESHOLD_MAX}; got {value}.")
+    return value
+
+
+def parse_emails(values: Iterable[str], *, required: bool = False) -> tuple[str, ...]:
+    """Return the addresses, each checked, without repeats; commas and spaces also separate."""
+    found: list[str] = []
+    for value in values:
+        for address in re.split(r"[\s,;]+", value or ""):
+            if not address:
+                continue
+            if len(address) > 254 or not _EMAIL.match(address):
+                raise RuleError("email", f"{address[:80]!r} is not an email address.")
+            if address.lower() not in (a.lower() for a in found):
+                found.append(address)
+    if len(found) > EMAILS_MAX:
+        raise RuleError("email", f"At most {EMAILS_MAX} addresses.")
+    if required and not found:
+        raise RuleError("email", "Give at least one email address.")
+    return tuple(found)
+
+
+def parse_webhook_url(text: str | None, *, demo: bool) -> str | None:
+    """Return an https URL (http and loopback hosts only in demo mode), or None when empty.
+
+    This checks what the URL says; the sender checks again where it actually connects, so a
+    name that resolves to a private address is refused there too.
+    """
+    url = (text or "").strip()
+    if not url:
+        return None
+    if len(url) > 2000 or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise RuleError("webhook", "The webhook URL is too long or holds spaces.")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise RuleError("webhook", "The webhook URL cannot be read.") from None
+    allowed = ("https", "http") if demo else ("https",)
+    if parts.scheme not in allowed or not parts.hostname:
+        raise RuleError(
+            "webhook",
+            "A webhook URL must start with https:// and name a host"
+            + (" (http:// too in demo mode)." if demo else "."),
+        )
+    if parts.username or parts.password:
+        raise RuleError("webhook", "A webhook URL cannot carry a user name or password.")
+    if not demo and is_private_host(parts.hostname):
+        raise RuleError(
+            "webhook", "Webhooks are never sent to loopback, link-local or private addresses."
+        )
+    return url
+
+
+def is_private_host(host: str) -> bool:
+    """Tell whether `host` is an address (or `localhost`) webhooks must not reach."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return is_private_address(address)
+
+
+def is_private_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Tell whether an address is loopback, link-local, private or otherwise not public."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
+
+
+def parse_rule(
+    *,
+    source: str,
+    window: str,
+    condition: str,
+    threshold: str | int,
+    emails: Iterable[str],
+    webhook_url: str | None,
+    demo: bool,
+) -> RuleInput:
+    """Check every part of a rule; a rule must tell someone (an email or a webhook)."""
+    checked_emails = parse_emails(emails)
+    hook = parse_webhook_url(webhook_url, demo=demo)
+    rule = RuleInput(
+        source=parse_source(source),
+        window=parse_choice("window", window, WINDOWS),
+        condition=parse_choice("condition", condition, CONDITIONS),
+        threshold=0,
+        emails=checked_emails,
+        webhook_url=hook,
+    )
+    if not checked_emails and not hook:
+        raise RuleError("email", "Give an email address or a webhook URL to tell.")
+    if rule.condition == "projected-above" and rule.window != "month":
+        raise RuleError("window", "A projection is of the calendar month: use --window month.")
+    if rule.condition == "spike" and rule.window != "day":
+        raise RuleError("window", "A spike compares the last full day: use --window day.")
+    return RuleInput(
+        rule.source,
+        rule.window,
+        rule.condition,
+        parse_threshold(rule.condition, threshold),
+        checked_emails,
+        hook,
+    )
