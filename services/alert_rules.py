@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from clients.isnotai import METRICS
+from core.extensions import db
+from models import AlertRule
 
 AI_MINUTES = "ai-minutes"
 SOURCES = (AI_MINUTES, *METRICS)
@@ -200,3 +202,26 @@ def parse_rule(
         checked_emails,
         hook,
     )
+
+
+def save_rule(tenant_id: int, checked: RuleInput, rule: AlertRule | None = None) -> AlertRule:
+    """Add a rule to a tenant, or change one, in the caller's transaction (the caller commits).
+
+    A changed rule starts afresh: what the last evaluation found was about the old rule.
+    """
+    if rule is None:
+        rule = AlertRule(tenant_id=tenant_id)
+        db.session.add(rule)
+    rule.source = checked.source
+    rule.window = checked.window
+    rule.condition = checked.condition
+    rule.threshold = checked.threshold
+    rule.emails = "\n".join(checked.emails)
+    rule.webhook_url = checked.webhook_url
+    rule.evaluated_at = rule.last_value = rule.last_error = None
+    return rule
+
+
+def parse_schedule(*, every: str, emails: Iterable[str]) -> tuple[str, tuple[str, ...]]:
+    """Check a report schedule: week or month, and at least one address."""
+    return parse_choice("every", every, EVERY), parse_emails(emails, required=True)
