@@ -8,7 +8,7 @@ JS_STAMP := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run serve test typecheck lint lock bench bench-compare clean
+.PHONY: install run worker serve test typecheck lint lock bench bench-compare clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=python3.11")'
@@ -27,11 +27,19 @@ $(JS_STAMP): package.json package-lock.json
 install: $(PY_STAMP) $(JS_STAMP)
 	$(BIN)/python -m blueprints.assets
 
+# The app and, beside it, a queue consumer (alerts, reports, deliveries); Ctrl-C stops both.
 run: export USAGE_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/flask --app app setup
 	@echo "Usage dashboard: http://$(HOST):$(PORT)"
+	@$(BIN)/flask --app app worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+
+# A queue consumer alone (the database set up by `make run`, `make serve` or `flask setup`):
+# with USAGE_QUEUE_URL=redis://…, run it on as many machines as needed. WORKER_ARGS=--workers 4
+worker: install
+	$(BIN)/flask --app app worker $(WORKER_ARGS)
 
 # The production server (gunicorn, deploy/gunicorn.conf.py) on http://$(HOST):8000.
 serve: export USAGE_PUBLIC_URL ?= http://$(HOST):8000
@@ -49,7 +57,7 @@ COV_FAIL_UNDER = $(if $(strip $(PYTEST_ARGS)),--cov-fail-under=0)
 test: install
 	$(BIN)/python -m pytest --cov --cov-report=term $(COV_FAIL_UNDER) $(PYTEST_ARGS)
 
-# mypy over core/, clients/ and services/ ([tool.mypy] in pyproject.toml).
+# mypy over core/, clients/, services/ and jobs/ ([tool.mypy] in pyproject.toml).
 typecheck: install
 	$(BIN)/mypy
 

@@ -16,6 +16,7 @@ from core.extensions import compress, csrf, db, htmx, login_manager, migrate
 from core.observability import init_observability
 from core.secrets_box import SecretBox
 from core.web_security import init_web_security
+from jobs.queue import init_queue
 from upstreams import build_upstreams
 
 
@@ -78,6 +79,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     app.extensions["upstreams"] = build_upstreams(app, settings)
     app.extensions["secret_box"] = SecretBox(settings.encryption_key_list)
+    init_queue(app)
 
     from blueprints import register_blueprints
     from cli import register_cli

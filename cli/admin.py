@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from core.extensions import db
 from models import ROLES, EmbedKey, RevokedEmbedToken, Tenant, User
 from services.embed_keys import UnreadableKey, add_key, reencrypt_keys
+from services.webhook_secrets import UnreadableSecret, reencrypt_secrets
 
 TENANT_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 ISNOTAI_KEY = re.compile(r"aik_v1_[A-Za-z0-9_-]{40}")
@@ -191,7 +192,7 @@ def remove_tenant(name: str) -> None:
 
 @tenants_cli.command("rotate-keys")
 def rotate_keys() -> None:
-    """Re-encrypt every stored isnotai and embed key under the first USAGE_ENCRYPTION_KEYS key."""
+    """Re-encrypt every stored key and secret under the first USAGE_ENCRYPTION_KEYS key."""
     box = current_app.extensions["secret_box"]
     tenants = db.session.scalars(
         select(Tenant).where(Tenant.isnotai_key_encrypted.is_not(None)).order_by(Tenant.name)
@@ -207,7 +208,8 @@ def rotate_keys() -> None:
             ) from None
     try:
         signing = reencrypt_keys(box)
-    except UnreadableKey as exc:
+        hooks = reencrypt_secrets(box)
+    except (UnreadableKey, UnreadableSecret) as exc:
         db.session.rollback()
         raise fail(f"{exc}; nothing was rotated") from None
     db.session.commit()
@@ -215,6 +217,7 @@ def rotate_keys() -> None:
         f"Rotated {len(tenants)} stored isnotai key{'' if len(tenants) == 1 else 's'} "
         f"and {signing} embed signing key{'' if signing == 1 else 's'}."
     )
+    click.echo(f"Rotated {hooks} webhook secret{'' if hooks == 1 else 's'}.")
 
 
 # --- users -----------------------------------------------------------------------------

@@ -186,6 +186,7 @@ def app_config(tmp_path, sims) -> dict:
         "USAGE_DEMO": "off",
         "USAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite'}",
         "USAGE_CACHE_URL": f"sqlite:///{tmp_path / 'cache.sqlite'}",
+        "USAGE_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite'}",
         "USAGE_ISNOTAI_US_URL": sims.isnotai_us_url,
         "USAGE_ISNOTAI_EU_URL": sims.isnotai_eu_url,
         "USAGE_EVOVOICE_URL": sims.evovoice_url,
@@ -336,7 +337,12 @@ def postgres_url():
 
 # -- what the suite sent and logged, scanned for secrets by test_secrets.py ---------------
 
-SEEN: dict[str, list[str]] = {"responses": [], "logs": [], "embed secrets": []}
+SEEN: dict[str, list[str]] = {
+    "responses": [],
+    "logs": [],
+    "embed secrets": [],
+    "webhook secrets": [],
+}
 
 
 class _Recorder(logging.Handler):
@@ -349,10 +355,10 @@ class _Recorder(logging.Handler):
 
 @pytest.fixture(scope="session", autouse=True)
 def _record_everything():
-    """Keep every app response (headers and body), log line and embed secret of the session."""
+    """Keep every app response (headers and body), log line and signing secret of the session."""
     from flask.testing import FlaskClient
 
-    from services import embed_keys
+    from services import embed_keys, webhook_secrets
 
     handler = _Recorder(level=logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
@@ -376,6 +382,13 @@ def _record_everything():
         SEEN["embed secrets"].append(secret)
         return secret
 
+    original_webhook_secret = webhook_secrets.new_secret
+
+    def recording_webhook_secret():
+        secret = original_webhook_secret()
+        SEEN["webhook secrets"].append(secret)
+        return secret
+
     # Alembic's env.py runs logging.config.fileConfig, which drops every root handler.
     original_file_config = logging.config.fileConfig
 
@@ -386,10 +399,12 @@ def _record_everything():
 
     FlaskClient.open = recording_open
     embed_keys.new_secret = recording_secret
+    webhook_secrets.new_secret = recording_webhook_secret
     logging.config.fileConfig = file_config_keeping_the_recorder
     yield SEEN
     FlaskClient.open = original_open
     embed_keys.new_secret = original_secret
+    webhook_secrets.new_secret = original_webhook_secret
     logging.config.fileConfig = original_file_config
     root.removeHandler(handler)
     root.setLevel(previous_level)

@@ -3,8 +3,9 @@
 tests/conftest.py runs this module after every other test of the selection.
 
 Keys, passwords, the service credential, the session secret, the retired embed secret and
-every tenant's widget signing secret the suite created: each is looked for in every response
-body and header the app sent and every log record emitted, however the suite was selected.
+every tenant's widget and webhook signing secret the suite created: each is looked for in
+every response body and header the app sent and every log record emitted, however the suite
+was selected.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def configured_secrets() -> dict[str, str]:
     secrets["retired USAGE_EMBED_SECRET"] = "embed-secret-for-tests-0123456789abcdef"
     secrets |= {
         f"widget signing secret #{n}": secret for n, secret in enumerate(SEEN["embed secrets"])
+    }
+    secrets |= {
+        f"webhook signing secret #{n}": secret for n, secret in enumerate(SEEN["webhook secrets"])
     }
     secrets["test user password"] = "correct horse battery"
     return secrets
