@@ -92,7 +92,9 @@ def due_ids(now: datetime | None = None) -> list[int]:
 def deliver_due(now: datetime | None = None) -> list[Outcome]:
     """Send every pending delivery that is due, in this process, claiming each first."""
     now = _utc(now)
-    return [deliver(delivery_id, now) for delivery_id in due_ids(now)]
+    # Each claim's lease starts when its send does, not when the batch began.
+    clock = _clock_from(now)
+    return [deliver(delivery_id, clock()) for delivery_id in due_ids(now)]
 
 
 def deliver(delivery_id: int, now: datetime | None = None) -> Outcome:

@@ -346,3 +346,21 @@ def test_the_tenant_keeps_one_secret(make_env):
     with env.app.app_context():
         stored = db.session.scalar(select(Tenant.webhook_secret_encrypted).where(Tenant.id == acme))
     assert stored and first not in stored
+
+
+def test_claims_leases_and_slots_work_on_postgresql(make_env, receiver, postgres_url):
+    from jobs.periodic import claim_slot
+
+    env = make_env(USAGE_DATABASE_URL=postgres_url)
+    row = env.webhook(env.tenant("acme"), receiver.url)
+    receiver.answers = [(500, {})]
+    now = datetime.now(UTC)
+
+    assert run(env, row.id, now).status == "retry"
+    assert run(env, row.id, now).status == "skipped"
+    assert run(env, row.id, now + timedelta(seconds=2)).status == "sent"
+    assert run(env, row.id, now + timedelta(seconds=3)).detail == "already sent"
+    assert [a.status for a in env.attempts(row.id)] == ["HTTP 500", "sent"]
+    with env.app.app_context():
+        assert claim_slot("sweep", "2026-12-01T06:00")
+        assert not claim_slot("sweep", "2026-12-01T06:00")
