@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey
+from redis import ConnectionPool
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -68,7 +69,9 @@ def make_huey(settings: Settings, instance_path: str | Path) -> tuple[Huey, str]
             raise QueueConfigError("USAGE_QUEUE_URL: ?queue= takes letters and digits only")
         plain = urlunsplit(parts._replace(query=urlencode(query)))
         host = f"{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"
-        return RedisHuey(name, url=plain, results=False), f"Redis {host} queue {name}"
+        # A Redis that cannot be reached fails a commit's queuing in seconds, not minutes.
+        pool = ConnectionPool.from_url(plain, socket_connect_timeout=5)
+        return RedisHuey(name, connection_pool=pool, results=False), f"Redis {host} queue {name}"
     if parts.scheme == "sqlite" and url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         return SqliteHuey(QUEUE_NAME, filename=str(path), results=False), f"SQLite {path}"

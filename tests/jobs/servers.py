@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import signal
+import ssl
 import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +18,10 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from devtools.servers import BIN, ROOT, free_port
 
@@ -110,18 +117,32 @@ class _Collect:
 
 
 class SmtpServer:
-    """aiosmtpd on a free loopback port; with `login`, it offers AUTH and checks that login."""
+    """aiosmtpd on a free loopback port; with `login`, it offers AUTH and checks that login.
 
-    def __init__(self, login: tuple[str, str] | None = None) -> None:
+    `starttls`: it offers STARTTLS with that context and takes mail only after it;
+    `implicit_tls`: it speaks TLS from the first byte (smtps).
+    """
+
+    def __init__(
+        self,
+        login: tuple[str, str] | None = None,
+        *,
+        starttls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.handler = _Collect()
         self.login = login
         self.logins: list[tuple[bytes, bytes]] = []
-        kwargs = {}
+        kwargs: dict = {}
         if login:
-            kwargs = {
+            kwargs |= {
                 "authenticator": self._authenticate,
                 "auth_require_tls": False,  # plain loopback: the login is what is tested
             }
+        if starttls:
+            kwargs |= {"tls_context": starttls, "require_starttls": True}
+        if implicit_tls:
+            kwargs |= {"ssl_context": implicit_tls}
         self.port = free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
 
@@ -135,6 +156,40 @@ class SmtpServer:
     @property
     def messages(self) -> list[tuple[str, list[str], EmailMessage]]:
         return self.handler.messages
+
+
+def loopback_certificate(folder: Path) -> tuple[Path, ssl.SSLContext]:
+    """Return a self-signed certificate for 127.0.0.1 (PEM file) and a server context with it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return cert_file, context
 
 
 class Worker:

@@ -17,6 +17,7 @@ from models import Tenant
 from services.webhook_secrets import current_secret
 
 from .conftest import LogLines, payload_of
+from .servers import SmtpServer, loopback_certificate
 
 
 def smtp_url(smtp) -> str:
@@ -92,8 +93,8 @@ def test_outside_demo_mode_mail_without_a_server_fails_and_says_so(make_env):
     assert env.row(row.id).state == "failed"
 
 
-def test_demo_mode_without_a_url_mails_the_demo_sink_port(make_env, smtp):
-    anonymous = type(smtp)()  # the demo's sink takes mail without a login
+def test_demo_mode_without_a_url_mails_the_demo_sink_port(make_env):
+    anonymous = SmtpServer()  # the demo's sink takes mail without a login
     anonymous.controller.start()
     try:
         env = make_env(USAGE_SMTP_URL="", USAGE_DEMO_SMTP_PORT=str(anonymous.port))
@@ -102,6 +103,45 @@ def test_demo_mode_without_a_url_mails_the_demo_sink_port(make_env, smtp):
         assert [m[1] for m in anonymous.messages] == [["ops@acme.example"]]
     finally:
         anonymous.controller.stop()
+
+
+def test_starttls_is_used_when_offered_and_the_certificate_is_checked(
+    make_env, tmp_path, monkeypatch
+):
+    cert_file, context = loopback_certificate(tmp_path)
+    server = SmtpServer(starttls=context)  # takes mail only after STARTTLS
+    server.controller.start()
+    try:
+        env = make_env(USAGE_SMTP_URL=f"smtp://127.0.0.1:{server.port}")
+        acme = env.tenant("acme")
+        untrusted = env.email(acme, "ops@acme.example")
+        first = run(env, untrusted.id)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # now the certificate is trusted
+        trusted = env.email(acme, "ops@acme.example")
+        second = run(env, trusted.id)
+    finally:
+        server.controller.stop()
+
+    assert first.status == "retry"
+    assert [a.status for a in env.attempts(untrusted.id)] == ["TLS error"]
+    assert "CERTIFICATE_VERIFY_FAILED" in env.attempts(untrusted.id)[0].error
+    assert second.status == "sent"
+    assert [m[2]["X-Usage-Delivery"] for m in server.messages] == [trusted.uid]
+
+
+def test_smtps_speaks_tls_from_the_start(make_env, tmp_path, monkeypatch):
+    cert_file, context = loopback_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    server = SmtpServer(implicit_tls=context)
+    server.controller.start()
+    try:
+        env = make_env(USAGE_SMTP_URL=f"smtps://127.0.0.1:{server.port}")
+        row = env.email(env.tenant("acme"), "ops@acme.example")
+        outcome = run(env, row.id)
+    finally:
+        server.controller.stop()
+    assert outcome.status == "sent"
+    assert len(server.messages) == 1
 
 
 def test_an_smtp_server_that_is_down_is_retried(make_env):
