@@ -20,6 +20,7 @@ from sqlalchemy import or_, select, update
 from core.config import Settings
 from core.extensions import db
 from models import Delivery, DeliveryAttempt
+from services.webhook_secrets import UnreadableSecret, current_secret
 
 from .mail import send_email
 from .queue import queue_for
@@ -144,8 +145,6 @@ def _send(row: Delivery, settings: Settings) -> Result:
     if row.channel == "email":
         return send_email(row, settings)
     if row.channel == "webhook":
-        from services.webhook_secrets import UnreadableSecret, current_secret
-
         try:
             secret = current_secret(row.tenant, current_app.extensions["secret_box"])
         except UnreadableSecret as exc:
