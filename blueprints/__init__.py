@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
         alerts,
         assets,
         auth,
+        demo_mail,
         embed,
         embed_demo,
         errors,
@@ -21,7 +22,7 @@ def register_blueprints(app: Flask) -> None:
         usage,
     )
 
-    modules = (alerts, assets, auth, embed, embed_demo, errors, home, ops, staff, usage)
+    modules = (alerts, assets, auth, demo_mail, embed, embed_demo, errors, home, ops, staff, usage)
     for module in modules:
         app.register_blueprint(module.bp)
     register_filters(app)
