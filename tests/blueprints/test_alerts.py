@@ -127,9 +127,11 @@ def test_staff_change_disable_enable_and_delete_a_rule(app, staff):
     assert not rules(app)[0].enabled
     (cells,) = body_rows(staff.get("/alerts").get_data(as_text=True), "rules")
     assert text(cells[4]) == "Disabled"
-    assert staff.post(f"/alerts/{rule_id}/enable", data={"back_tenant": "acme"}).headers[
-        "Location"
-    ].endswith("/alerts?tenant=acme")
+    assert (
+        staff.post(f"/alerts/{rule_id}/enable", data={"back_tenant": "acme"})
+        .headers["Location"]
+        .endswith("/alerts?tenant=acme")
+    )
     assert rules(app)[0].enabled
 
     confirm = staff.get(f"/alerts/{rule_id}/delete")
@@ -189,9 +191,7 @@ BAD = [
 
 
 @pytest.mark.parametrize(("changes", "field", "words"), BAD)
-def test_a_bad_value_is_a_400_with_the_message_beside_its_field(
-    app, staff, changes, field, words
-):
+def test_a_bad_value_is_a_400_with_the_message_beside_its_field(app, staff, changes, field, words):
     sent = {**GOOD, **changes}
     answer = staff.post("/alerts/new", data=sent)
     assert answer.status_code == 400
@@ -263,9 +263,7 @@ ROUTES = [
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
-def test_customers_get_403_on_every_alerts_route_and_change_nothing(
-    app, customer, method, path
-):
+def test_customers_get_403_on_every_alerts_route_and_change_nothing(app, customer, method, path):
     rule_id = add_rule(app)
     before = [(r.id, r.threshold, r.enabled, r.emails) for r in rules(app)]
     data = {**GOOD, "threshold": "1"} if method == "post" else None
@@ -346,9 +344,12 @@ def test_every_change_needs_the_csrf_token(csrf_app):
     assert rules(csrf_app)[0].enabled
     listing = client.get("/alerts").get_data(as_text=True)
     assert listing.count('name="csrf_token"') >= 1  # each row's button form carries it
-    assert client.post(
-        f"/alerts/{rule.id}/disable", data={"csrf_token": token_of(listing)}
-    ).status_code == 303
+    assert (
+        client.post(
+            f"/alerts/{rule.id}/disable", data={"csrf_token": token_of(listing)}
+        ).status_code
+        == 303
+    )
     assert not rules(csrf_app)[0].enabled
 
 
@@ -365,7 +366,9 @@ def test_the_delivery_log_shows_each_delivery_and_its_attempts(app, staff):
         acme, initech = (
             db.session.scalar(select(Tenant).where(Tenant.name == n)) for n in ("acme", "initech")
         )
-        mail = add_email(acme.id, "ops@example.com", "acme: AI minutes above 10,000", "t", "<p>h</p>")
+        mail = add_email(
+            acme.id, "ops@example.com", "acme: AI minutes above 10,000", "t", "<p>h</p>"
+        )
         hook = add_webhook(acme.id, "https://hooks.example.com/usage", {"secret": "payload-only"})
         other = add_email(initech.id, "it@initech.example", "initech: report", "t", "")
         db.session.flush()
@@ -393,7 +396,11 @@ def test_the_delivery_log_shows_each_delivery_and_its_attempts(app, staff):
     assert text(webhook[3]).strip() == "https://hooks.example.com/usage"
     assert "pending, next try" in text(webhook[4])
     attempts = " ".join(text(webhook[5]).split())
-    assert attempts.startswith("2") and "HTTP 500" in attempts and "timeout: no answer in 10 s" in attempts
+    assert (
+        attempts.startswith("2")
+        and "HTTP 500" in attempts
+        and "timeout: no answer in 10 s" in attempts
+    )
     assert "payload-only" not in page  # a webhook's body is the receiver's, not the log's
     assert "failed" in text(rows["initech: report"][4])
 
