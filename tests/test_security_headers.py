@@ -121,6 +121,16 @@ PERSONAL = [
     ("staff", "GET", "/staff/accounts.csv", {"preset": "7d"}, {}),
     ("staff", "GET", "/staff/customers.csv", {"preset": "7d"}, {}),
     ("staff", "POST", "/staff/refresh", {"preset": "7d"}, HX),
+    ("staff", "GET", "/alerts", {}, {}),
+    ("staff", "GET", "/alerts/new", {"tenant": "acme"}, {}),
+    ("staff", "POST", "/alerts/new", {}, {}),  # 400: the form, with what is missing
+    ("staff", "GET", "/alerts/1/edit", {}, {}),  # 404 from here: no rule 1
+    ("staff", "POST", "/alerts/1/enable", {}, {}),
+    ("staff", "POST", "/alerts/1/disable", {}, {}),
+    ("staff", "GET", "/alerts/1/delete", {}, {}),
+    ("customer", "GET", "/alerts", {}, {}),  # 403
+    ("staff", "GET", "/demo/mail", {}, {}),  # 404 outside demo mode
+    ("staff", "GET", "/demo/mail/1/html", {}, {}),
 ]
 # Endpoints that never answer per signed-in user (widgets carry their own no-store; signing
 # out answers someone no longer signed in).
