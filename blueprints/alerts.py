@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -38,9 +39,11 @@ def _utc(moment: datetime) -> datetime:
 
 
 @bp.app_template_filter("utc_time")
-def utc_time(moment: datetime | None) -> str:
-    """Write a stored time as "2026-12-01 06:15 UTC"."""
-    return "" if moment is None else f"{_utc(moment):%Y-%m-%d %H:%M} UTC"
+def utc_time(moment: datetime | None) -> Markup:
+    """Write a stored time as "2026-12-01 06:15 UTC", never broken across lines."""
+    if moment is None:
+        return Markup("")
+    return Markup('<span class="nowrap">{}</span>').format(f"{_utc(moment):%Y-%m-%d %H:%M} UTC")
 
 
 @bp.app_template_filter("utc_iso")

@@ -69,6 +69,8 @@ def start_sink(app: Flask) -> Controller | None:
     settings = app.config["USAGE"]
     if not settings.demo_enabled:
         return None
+    # aiosmtpd logs every SMTP command at INFO; the sink keeps the messages themselves.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     controller = _Controller(
         _Sink(app), hostname=HOST, port=settings.demo_smtp_port, data_size_limit=MAX_BYTES
     )

@@ -392,7 +392,7 @@ def test_the_delivery_log_shows_each_delivery_and_its_attempts(app, staff):
     assert [text(c).split() for c in sent[1:4]] == [["acme"], ["email"], ["ops@example.com"]]
     assert text(sent[4]).startswith("sent")
     assert "sent" in text(sent[5]) and "42 ms" in text(sent[5])
-    (webhook,) = [r for key, r in rows.items() if key.startswith("webhook ")]
+    (webhook,) = [r for key, r in rows.items() if key.startswith("Webhook post ")]
     assert text(webhook[3]).strip() == "https://hooks.example.com/usage"
     assert "pending, next try" in text(webhook[4])
     attempts = " ".join(text(webhook[5]).split())
