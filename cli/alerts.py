@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from models import AlertRule, Tenant
-from presenters.alerts import describe, progress
+from presenters.alerts import describe, progress, source_label
 from services.alert_rules import (
     SOURCES,
     WINDOWS,
@@ -86,7 +86,10 @@ def add_rule(
     except RuleError as exc:
         raise fail(exc.message) from None
     if condition == "projected-above" and checked.source in _levels():
-        raise fail(f"{checked.source} is a level (what is stored): it has no month projection")
+        raise fail(
+            f"{source_label(checked.source)} is a level (what is stored): "
+            "it has no month projection; use --above"
+        )
     rule = save_rule(owner.id, checked)
     db.session.commit()
     click.echo(rule.id)

@@ -8,7 +8,7 @@ HTML one escapes all of it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,13 +53,19 @@ def threshold_text(rule: AlertRule) -> str:
     return amount(rule.source, rule.threshold)
 
 
+def span(start: date, end: date) -> str:
+    """Say a span of days inside a sentence: "from 2026-12-01 to 2026-12-15", "on 2026-11-30"."""
+    return f"on {start}" if start == end else f"from {start} to {end}"
+
+
 def window_text(window: Window) -> str:
     """Say a window with its ISO dates (UTC)."""
+    days = str(window.end) if window.start == window.end else f"{window.start} to {window.end}"
     if window.kind == "month":
-        return f"{window.start:%B %Y} to date: {window.start} to {window.end} (UTC)"
+        return f"{window.start:%B %Y} to date: {days} (UTC)"
     if window.kind == "7d":
-        return f"the 7 days {window.start} to {window.end} (UTC)"
-    return f"{window.end} (UTC)"
+        return f"the 7 days {days} (UTC)"
+    return f"{days} (UTC)"
 
 
 def _sentence(rule: AlertRule, tenant: str, window: Window, reading: Reading) -> str:
@@ -70,7 +76,7 @@ def _sentence(rule: AlertRule, tenant: str, window: Window, reading: Reading) ->
         return (
             f"At this month's pace, {tenant}'s {noun} are on pace for "
             f"{amount(rule.source, reading.value)} by {reading.month_end}, above the threshold "
-            f"of {threshold}: {so_far} so far, from {window.start} to {window.end}."
+            f"of {threshold}: {so_far} so far, {span(window.start, window.end)}."
         )
     if rule.condition == "spike":
         first, last = window.baseline
@@ -81,8 +87,8 @@ def _sentence(rule: AlertRule, tenant: str, window: Window, reading: Reading) ->
             f"days from {first} to {last}; the threshold is {rule.threshold} %."
         )
     return (
-        f"{tenant}'s {noun} reached {amount(rule.source, reading.value)} from {window.start} "
-        f"to {window.end}, above the threshold of {threshold}."
+        f"{tenant}'s {noun} reached {amount(rule.source, reading.value)} "
+        f"{span(window.start, window.end)}, above the threshold of {threshold}."
     )
 
 

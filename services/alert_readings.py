@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from presenters.alerts import source_label
 from services.alert_rules import AI_MINUTES
 from services.alert_windows import Window
 from services.filters import UsageQuery, parse_query
@@ -113,7 +114,8 @@ def _section(view: UsageView, source: str) -> Section:
 def _projected(section: Section, query: UsageQuery, source: str) -> Reading:
     if section.is_level:
         raise Unreadable(
-            f"{source} is a level (what is stored), not a flow: it has no month projection"
+            f"{source_label(source)} is a level (what is stored), not a flow: "
+            "it has no month projection"
         )
     pace = section.projection
     if pace is None:  # nothing used this month yet: on pace for nothing

@@ -2,8 +2,9 @@
 
 - `month`: the calendar month to date, today included; key "2026-12".
 - `7d`: the 7 full days up to yesterday; key "2026-11-24/2026-11-30". The window moves a
-  day at a time, so a firing also holds back the next 6 windows (each shares a day with it):
-  no day is ever counted in two firings, and a rule fires at most once in any 7 days.
+  day at a time, so a firing also holds back every window sharing a day with it (the 6
+  after it, and the 6 before): no day is ever counted in two firings, and a rule fires at
+  most once in any 7 days.
 - `day`: the last full day, yesterday; key "2026-11-30".
 """
 
@@ -51,11 +52,13 @@ def week_ending(last: date) -> Window:
     return Window("7d", f"{start.isoformat()}/{last.isoformat()}", start, last)
 
 
-def held_back_by(window: Window) -> tuple[str, ...]:
-    """Return the keys of earlier windows whose firing keeps this one from firing.
+def overlapping(window: Window) -> tuple[str, ...]:
+    """Return the keys of the other windows whose firing keeps this one from firing.
 
-    Only a 7-day window has any: the 6 before it, each sharing at least a day with it.
+    Only a 7-day window has any: the 6 before it and the 6 after it (a consumer whose clock
+    lags may evaluate an earlier window last), each sharing at least a day with it.
     """
     if window.kind != "7d":
         return ()
-    return tuple(week_ending(window.end - timedelta(days=n)).key for n in range(1, WEEK_DAYS))
+    shifts = [n for n in range(1 - WEEK_DAYS, WEEK_DAYS) if n]
+    return tuple(week_ending(window.end + timedelta(days=n)).key for n in shifts)

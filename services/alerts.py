@@ -16,7 +16,7 @@ from functools import partial
 from typing import cast
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
@@ -27,7 +27,7 @@ from presenters.alerts import describe
 from services import tenancy
 from services.alert_messages import compose, value_text
 from services.alert_readings import Reading, Unreadable, read_rule
-from services.alert_windows import Window, held_back_by, window_for
+from services.alert_windows import Window, overlapping, window_for
 from services.deliveries import add_email, add_webhook
 from services.usage import UsageService
 from upstreams import upstreams
@@ -134,9 +134,13 @@ def _fire(
     rule_id, tenant_id, condition = rule.id, rule.tenant_id, rule.condition
     emails, webhook = rule.email_list, rule.webhook_url
     try:
-        # PostgreSQL: one evaluation of this rule at a time decides (SQLite locks on write).
-        db.session.execute(select(AlertRule.id).where(AlertRule.id == rule_id).with_for_update())
-        earlier = _firing_in(rule_id, condition, (window.key, *held_back_by(window)))
+        # Writing the rule's row first takes its lock (a row lock in PostgreSQL, the write
+        # lock in SQLite): evaluations of one rule decide one after the other, each seeing
+        # what the one before committed, also across the days of a 7-day window.
+        db.session.execute(
+            update(AlertRule).where(AlertRule.id == rule_id).values(evaluated_at=now)
+        )
+        earlier = _firing_in(rule_id, condition, (window.key, *overlapping(window)))
         if earlier is not None:
             _record(rule, now, value=reading.value)
             db.session.commit()

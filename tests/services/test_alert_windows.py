@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.alert_windows import held_back_by, window_for
+from services.alert_windows import overlapping, window_for
 
 NOW = datetime(2026, 12, 1, 0, 5, tzinfo=UTC)
 
@@ -14,7 +14,7 @@ NOW = datetime(2026, 12, 1, 0, 5, tzinfo=UTC)
 def test_a_month_is_the_calendar_month_to_date_today_included():
     window = window_for("month", NOW)
     assert (window.key, window.start, window.end) == ("2026-12", date(2026, 12, 1), NOW.date())
-    assert held_back_by(window) == ()
+    assert overlapping(window) == ()
 
 
 def test_a_day_is_yesterday_whole():
@@ -27,18 +27,21 @@ def test_a_day_is_yesterday_whole():
     assert window.baseline == (date(2026, 11, 2), date(2026, 11, 29))
 
 
-def test_seven_days_are_the_full_days_up_to_yesterday_and_hold_back_the_six_before():
+def test_seven_days_are_the_full_days_up_to_yesterday_and_hold_back_those_sharing_a_day():
     window = window_for("7d", NOW)
     assert (window.key, window.start, window.end) == (
         "2026-11-24/2026-11-30",
         date(2026, 11, 24),
         date(2026, 11, 30),
     )
-    held = held_back_by(window)
-    assert held[0] == "2026-11-23/2026-11-29"
-    assert held[-1] == "2026-11-18/2026-11-24"  # still shares the 24th
-    assert len(held) == 6
-    assert "2026-11-17/2026-11-23" not in held  # shares no day: may fire again
+    held = overlapping(window)
+    assert len(held) == 12
+    assert "2026-11-23/2026-11-29" in held
+    assert "2026-11-18/2026-11-24" in held  # still shares the 24th
+    assert "2026-11-30/2026-12-06" in held  # still shares the 30th
+    assert window.key not in held
+    assert "2026-11-17/2026-11-23" not in held  # shares no day: may fire
+    assert "2026-12-01/2026-12-07" not in held
 
 
 def test_an_unknown_window_is_refused():

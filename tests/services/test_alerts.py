@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import select
 
 from core.extensions import db
@@ -21,6 +22,8 @@ from presenters.alerts import progress
 from services.alert_rules import parse_rule, save_rule
 from services.alerts import evaluate, evaluate_all
 from simulators.data import evovoice_minutes, isnotai_daily
+
+from ..conftest import build_app
 
 
 def _next_month_14th() -> datetime:
@@ -388,32 +391,65 @@ def test_disabled_rules_are_skipped(app, tenants, at):
     assert firings(app, rule_id) == []
 
 
-def test_two_consumers_evaluating_at_once_fire_once(app, tenants, at):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_app(request, app_config, sims, clock):
+    """Return an app on SQLite or PostgreSQL, its clock and the simulators' today at NOW."""
+    config = dict(app_config)
+    if request.param == "postgresql":
+        config["USAGE_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    application = build_app(config)
+    application.extensions["upstreams"].http.clock = clock
+    clock.offset = NOW + DAY - datetime.now(UTC)
+    sims.state.update(today=(NOW + DAY).date())
+    with application.app_context():
+        upgrade()
+        db.session.add(Tenant(name="acme", evovoice_account_id=ACCOUNT))
+        db.session.commit()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+    application.extensions["upstreams"].http.close()
+
+
+def race(app, rule_id: int, moments: list[datetime]) -> list:
+    """Evaluate one rule from two threads at once, as two consumers would."""
+    results = []
+    start = threading.Barrier(len(moments))
+
+    def consume(now: datetime) -> None:
+        start.wait()
+        results.append(run(app, rule_id, now))
+
+    threads = [threading.Thread(target=consume, args=(now,)) for now in moments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.parametrize(
+    ("window", "moments"),
+    [("month", [NOW, NOW]), ("7d", [NOW, NOW + DAY])],  # the same window; windows a day apart
+    ids=["same window", "overlapping 7-day windows"],
+)
+def test_two_consumers_evaluating_at_once_fire_once(shared_app, window, moments):
     rule_id = add_rule(
-        app,
+        shared_app,
         source="ai-minutes",
-        window="month",
+        window=window,
         condition="above",
         threshold=1,
         emails=("ops@example.com",),
         webhook="https://hooks.example.com/usage",
     )
-    results = []
-    start = threading.Barrier(2)
-
-    def consume() -> None:
-        start.wait()
-        results.append(run(app, rule_id, NOW))
-
-    threads = [threading.Thread(target=consume) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(r.status for r in results) == ["already fired", "fired"]
-    [firing] = firings(app, rule_id)
-    assert len(deliveries(app, firing.id)) == 2
-    assert len(all_deliveries(app)) == 2
+    results = race(shared_app, rule_id, moments)
+    assert sorted(r.status for r in results) == ["already fired", "fired"], [
+        str(r) for r in results
+    ]
+    [firing] = firings(shared_app, rule_id)
+    assert len(deliveries(shared_app, firing.id)) == 2
+    assert len(all_deliveries(shared_app)) == 2
 
 
 # -- what the messages say ------------------------------------------------------------------
