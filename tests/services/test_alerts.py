@@ -222,6 +222,23 @@ def test_a_seven_day_rule_fires_at_most_once_in_any_seven_days(app, tenants, at)
     assert len(firings(app, rule_id)) == 2
 
 
+def test_storage_is_a_level_its_latest_reading_is_compared_never_a_sum(app, tenants, at):
+    today = NOW.date()
+    reading = isnotai_daily("acme", "StorageBytes", today)
+    days = [FIRST + DAY * n for n in range(today.day)]
+    summed = sum(isnotai_daily("acme", "StorageBytes", day) for day in days)
+    rule_id = add_rule(
+        app, source="StorageBytes", window="month", condition="above", threshold=reading - 1
+    )
+    never = add_rule(
+        app, source="StorageBytes", window="month", condition="above", threshold=summed - 1
+    )
+    result = run(app, rule_id, NOW)
+    assert result.status == "fired", str(result)
+    assert rule_state(app, rule_id).last_value == reading
+    assert run(app, never, NOW).status == "not reached"  # 14 readings are not summed
+
+
 # -- projected-above and spike --------------------------------------------------------------
 
 
