@@ -92,37 +92,43 @@ def evaluate_all(now: datetime | None = None) -> list[Evaluation]:
 
 def evaluate(rule: AlertRule, now: datetime, *, service: UsageService | None = None) -> Evaluation:
     """Read a rule's number for the window holding `now`; fire once if it passes."""
-    now = _utc(now)
-    tenant = rule.tenant.name
-    said = partial(Evaluation, rule.id, tenant, describe(rule))
+    now, rule_id = _utc(now), rule.id
+    said = partial(Evaluation, rule_id, rule.tenant.name, describe(rule))
     if not rule.enabled:
         return said(status=SKIPPED)
     window = window_for(rule.window, now)
     try:
-        scope = tenancy.scope_for(rule.tenant, current_app.extensions["secret_box"])
-        reading = read_rule(
-            service or usage_service(now), scope, rule.source, rule.condition, window
-        )
-    except (Unreadable, UpstreamError) as exc:
-        why = exc.message
-        if isinstance(exc, UpstreamError):
-            why = str(exc)
-        _record(rule, now, error=why)
-        db.session.commit()
-        return said(status=UNREADABLE, window_key=window.key, error=why)
+        return _evaluate(rule, window, now, service or usage_service(now), said)
     except Exception:
         # One rule's fault must not stop the others; the log keeps the traceback.
-        log.exception("evaluating alert rule %s failed", rule.id)
+        log.exception("evaluating alert rule %s failed", rule_id)
         db.session.rollback()
         _record(rule, now, error=INTERNAL_ERROR)
         db.session.commit()
         return said(status=UNREADABLE, window_key=window.key, error=INTERNAL_ERROR)
+
+
+def _evaluate(
+    rule: AlertRule,
+    window: Window,
+    now: datetime,
+    service: UsageService,
+    said: partial[Evaluation],
+) -> Evaluation:
+    try:
+        scope = tenancy.scope_for(rule.tenant, current_app.extensions["secret_box"])
+        reading = read_rule(service, scope, rule.source, rule.condition, window)
+    except (Unreadable, UpstreamError) as exc:
+        why = str(exc) if isinstance(exc, UpstreamError) else exc.message
+        _record(rule, now, error=why)
+        db.session.commit()
+        return said(status=UNREADABLE, window_key=window.key, error=why)
     shown = value_text(rule, reading.value)
     if reading.value <= rule.threshold:
         _record(rule, now, value=reading.value)
         db.session.commit()
         return said(status=NOT_REACHED, window_key=window.key, value=shown)
-    status, firing_id = _fire(rule, tenant, window, reading, now)
+    status, firing_id = _fire(rule, rule.tenant.name, window, reading, now)
     return said(status=status, window_key=window.key, value=shown, firing_id=firing_id)
 
 

@@ -396,6 +396,19 @@ def test_a_source_the_tenant_lacks_is_said(app, make_tenant, at):
     assert rule_state(app, rule_id).last_error == "tenant minutes-only has no isnotai integration"
 
 
+def test_a_rule_that_breaks_the_evaluation_does_not_stop_the_others(app, tenants, at):
+    broken = add_rule(app, source="ai-minutes", window="day", condition="above", threshold=1)
+    sound = add_rule(app, source="ai-minutes", window="day", condition="above", threshold=1)
+    assert sound > broken
+    with app.app_context():
+        db.session.get(AlertRule, broken).source = "CpuSeconds"  # stored by no check
+        db.session.commit()
+        first, second = evaluate_all(NOW)
+    assert first.status == "could not be evaluated"
+    assert rule_state(app, broken).last_error.startswith("the dashboard failed while evaluating")
+    assert second.status == "fired", str(second)
+
+
 def test_disabled_rules_are_skipped(app, tenants, at):
     rule_id = add_rule(app, source="ai-minutes", window="month", condition="above", threshold=1)
     with app.app_context():
