@@ -10,6 +10,7 @@ from flask_migrate import upgrade
 from demo.seed import DEMO_LOGINS, host_origin, seed_demo
 
 from .admin import tenants_cli, users_cli
+from .alerts import alerts_cli
 from .embed import embed_token
 from .upstreams import upstreams_cli
 
@@ -21,6 +22,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(embed_token)
     app.cli.add_command(upstreams_cli)
+    app.cli.add_command(alerts_cli)
 
 
 @click.command("setup")

@@ -39,7 +39,9 @@ def test_no_inline_script_or_handler_in_any_template():
             assert "src=" in attributes or 'type="application/json"' in attributes, template
         assert not re.search(r"\son[a-z]+=", text), template
         assert "hx-on" not in text and "js:" not in text, template
-        assert " style=" not in text, template
+        # Mail is never served under the CSP, and mail clients drop <style>: inline styles.
+        if template.parent.name != "mail":
+            assert " style=" not in text, template
 
 
 def test_https_mode_redirects_and_sends_hsts(app_config):
