@@ -11,6 +11,7 @@ from demo.seed import DEMO_LOGINS, host_origin, seed_demo
 
 from .admin import tenants_cli, users_cli
 from .embed import embed_token
+from .reports import reports_cli
 from .upstreams import upstreams_cli
 
 
@@ -21,6 +22,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(embed_token)
     app.cli.add_command(upstreams_cli)
+    app.cli.add_command(reports_cli)
 
 
 @click.command("setup")
