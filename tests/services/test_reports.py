@@ -281,3 +281,28 @@ def test_hostile_ids_are_escaped_in_the_html_and_shown_plainly_in_the_text(app, 
     assert [s.title for s in report.sources] == ["AI minutes"]  # no isnotai integration
     assert "http" not in report.html.replace(report.link.replace("&", "&amp;"), "")  # no assets
     assert "<img" not in report.html and "<link" not in report.html and "<script" not in report.html
+
+
+class TestOnPostgres:
+    """The once-per-period guarantee is the database's unique key: PostgreSQL keeps it too."""
+
+    @pytest.fixture
+    def app_config(self, app_config, postgres_url):
+        return {**app_config, "USAGE_DATABASE_URL": postgres_url}
+
+    def test_a_second_writer_rolls_back_and_a_run_sends_once(self, app, tenants):
+        weekly = schedule(app, "globex", "week", "a@example.com")
+        now = last_monday()
+        with app.app_context():
+            assert send_due(now) == [
+                f"report schedule {weekly} (globex, {last_whole('week', now.date()).key}): "
+                "queued for 1 address"
+            ]
+            assert send_due(now) == []
+            tenant = db.session.scalar(select(Tenant).where(Tenant.name == "globex"))
+            report = build_report(tenant, "week", last_whole("week", now.date()), now=now)
+            assert record_send(tenant, weekly, report, ["a@example.com"]) is None
+            assert db.session.scalar(select(func.count()).select_from(ReportSend)) == 1
+            assert db.session.scalar(select(func.count()).select_from(Delivery)) == 1
+            db.session.remove()
+            db.engine.dispose()  # before the database is dropped
