@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask import current_app, render_template
+from markupsafe import Markup, escape
 
+from presenters.formatting import _UNBROKEN as UNBROKEN  # the page's rule, used as it is
 from presenters.kpi import change_direction, change_words
 from presenters.usage import metric_notices, minutes_notice, present_usage
 from services.filters import UsageQuery
@@ -97,6 +99,18 @@ def printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
+def nowrap(text: str) -> Markup:
+    """Escape text for the HTML mail, keeping each date and figure on one line: the page's
+    rule (`unbroken`), with an inline style, since mail readers drop style sheets."""
+    pieces = UNBROKEN.split(text)  # the dates and figures are the odd pieces
+    return Markup("").join(
+        Markup('<span style="white-space:nowrap;">{}</span>').format(piece)
+        if odd % 2
+        else escape(piece)
+        for odd, piece in enumerate(pieces)
+    )
+
+
 def read_period(tenant: Tenant, period: Period, now: datetime | None = None) -> UsageView:
     """Read the tenant's usage over the period as /usage would show it; refuse a partial view.
 
@@ -179,7 +193,7 @@ def build_report(
         text_customers=[replace(c, id=printable(c.id)) for c in customers],
         text_notices=[printable(notice) for notice in said],
     )
-    html = render_template("mail/report.html", **context)
+    html = render_template("mail/report.html", **context, nowrap=nowrap)
     return Report(
         tenant.name,
         period,
