@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from core.extensions import db
 from devtools.servers import free_port
 from models import Delivery, ReportSchedule, ReportSend
-from services.reports import last_whole
+from services.reports import last_whole, send_due
 
 
 def run(app, *args: str):
@@ -209,3 +209,23 @@ def test_send_mails_the_last_whole_period_now_to_the_schedules_addresses(app, te
     assert "x@example.com: sent" in output
     assert [m["X-Rcpt-To"] for m in inbox.messages] == ["a@example.com", "x@example.com"]
     assert count(app, ReportSend) == 2
+
+
+def test_list_shows_the_last_period_sent_and_remove_keeps_what_was_sent(app, tenants):
+    added = assert_ok(
+        run(app, "reports", "add", "acme", "--every", "week", "--email", "a@example.com")
+    ).strip()
+    today = datetime.now(UTC).date()
+    monday = datetime.combine(today - timedelta(days=today.weekday()), time(6), UTC)
+    with app.app_context():
+        assert len(send_due(monday)) == 1
+    week = last_whole("week", monday.date())
+    row = assert_ok(run(app, "reports", "list", "--tenant", "acme")).splitlines()[1].split()
+    assert row[:5] == [added, "acme", "week", "yes", week.key]
+
+    assert_ok(run(app, "reports", "remove", added))
+    assert count(app, ReportSchedule) == 0
+    with app.app_context():
+        [send] = db.session.scalars(select(ReportSend)).all()
+        assert send.schedule_id is None and send.period_key == week.key
+    assert count(app, Delivery) == 1  # still in the delivery log
