@@ -18,7 +18,8 @@ from sqlalchemy import select
 from clients.errors import UpstreamError
 from core.extensions import db
 from core.refresh_limits import refresh_retry_after, refresh_wait
-from models import Tenant
+from models import AlertRule, Tenant
+from presenters.alerts import describe, progress
 from presenters.kpi import compared_range, kpi_tiles
 from presenters.usage import METRIC_LABELS, present_usage
 from services import tenancy
@@ -63,6 +64,19 @@ def link_params(query: UsageQuery, tenant: Tenant) -> dict[str, str]:
     return params
 
 
+def alert_rules(tenant: Tenant) -> list[dict]:
+    """Return the tenant's enabled rules and how far each is, from their last evaluation."""
+    rules = db.session.scalars(
+        select(AlertRule)
+        .where(AlertRule.tenant_id == tenant.id, AlertRule.enabled)
+        .order_by(AlertRule.id)
+    )
+    return [
+        {"describe": describe(r), "progress": progress(r), "rule": r, "failed": bool(r.last_error)}
+        for r in rules
+    ]
+
+
 def _today():
     return upstreams().http.clock().date()
 
@@ -73,6 +87,8 @@ def _render(tenant: Tenant, *, refresh: bool = False, push: bool = False) -> Res
         "presets": PRESETS,
         "args": request.values,
         "metric_labels": METRIC_CHOICES,
+        # Only the full page shows them: a swap of the results leaves them where they are.
+        "alert_rules": [] if wants_fragment() else alert_rules(tenant),
     }
     today = _today()
     try:

@@ -10,8 +10,10 @@ from flask_migrate import upgrade
 from demo.seed import DEMO_LOGINS, host_origin, seed_demo
 
 from .admin import tenants_cli, users_cli
+from .alerts import alerts_cli
 from .embed import embed_token
 from .jobs import worker_command
+from .reports import reports_cli
 from .upstreams import upstreams_cli
 
 
@@ -22,6 +24,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(embed_token)
     app.cli.add_command(upstreams_cli)
+    app.cli.add_command(alerts_cli)
+    app.cli.add_command(reports_cli)
     app.cli.add_command(worker_command)
 
 

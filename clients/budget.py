@@ -64,6 +64,10 @@ class UpstreamBudget:
         # While Redis is down the counters live in this process, never failing a page.
         self._limiter = SharedLimiter(storage_url, "upstream budget")
 
+    def left(self, name: str) -> int:
+        """Return how many more calls `name` may make in the current minute, counting none."""
+        return self._limiter.remaining(self._item, NAMESPACE, name)
+
     def spend(self, api: str) -> None:
         """Count one call to `api` for the current caller; raise BudgetExceeded if none is left."""
         caller = _caller.get()

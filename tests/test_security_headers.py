@@ -39,7 +39,9 @@ def test_no_inline_script_or_handler_in_any_template():
             assert "src=" in attributes or 'type="application/json"' in attributes, template
         assert not re.search(r"\son[a-z]+=", text), template
         assert "hx-on" not in text and "js:" not in text, template
-        assert " style=" not in text, template
+        # Mail is never served under the CSP, and mail clients drop <style>: inline styles.
+        if template.parent.name != "mail":
+            assert " style=" not in text, template
 
 
 def test_https_mode_redirects_and_sends_hsts(app_config):
@@ -121,6 +123,16 @@ PERSONAL = [
     ("staff", "GET", "/staff/accounts.csv", {"preset": "7d"}, {}),
     ("staff", "GET", "/staff/customers.csv", {"preset": "7d"}, {}),
     ("staff", "POST", "/staff/refresh", {"preset": "7d"}, HX),
+    ("staff", "GET", "/alerts", {}, {}),
+    ("staff", "GET", "/alerts/new", {"tenant": "acme"}, {}),
+    ("staff", "POST", "/alerts/new", {}, {}),  # 400: the form, with what is missing
+    ("staff", "GET", "/alerts/1/edit", {}, {}),  # 404 from here: no rule 1
+    ("staff", "POST", "/alerts/1/enable", {}, {}),
+    ("staff", "POST", "/alerts/1/disable", {}, {}),
+    ("staff", "GET", "/alerts/1/delete", {}, {}),
+    ("customer", "GET", "/alerts", {}, {}),  # 403
+    ("staff", "GET", "/demo/mail", {}, {}),  # 404 outside demo mode
+    ("staff", "GET", "/demo/mail/1/html", {}, {}),
 ]
 # Endpoints that never answer per signed-in user (widgets carry their own no-store; signing
 # out answers someone no longer signed in).
