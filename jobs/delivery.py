@@ -143,7 +143,8 @@ def _claimable(now: datetime) -> tuple:
 
 def _send(row: Delivery, settings: Settings) -> Result:
     if row.channel == "email":
-        return send_email(row, settings)
+        # demo/mail_sink.py says where it listens when USAGE_DEMO_SMTP_PORT is 0.
+        return send_email(row, settings, current_app.extensions.get("demo_smtp_port"))
     if row.channel == "webhook":
         try:
             secret = current_secret(row.tenant, current_app.extensions["secret_box"])

@@ -42,12 +42,15 @@ class SmtpServer:
         return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
 
 
-def smtp_server(settings: Settings) -> SmtpServer | None:
-    """Return the server USAGE_SMTP_URL names (the demo's sink in demo mode), or None."""
+def smtp_server(settings: Settings, sink_port: int | None = None) -> SmtpServer | None:
+    """Return the server USAGE_SMTP_URL names (the demo's sink in demo mode), or None.
+
+    `sink_port`: where this process's demo sink listens, when it chose a free port.
+    """
     url = settings.smtp_url.strip()
     if not url:
         if settings.demo_enabled:
-            return SmtpServer("127.0.0.1", settings.demo_smtp_port, implicit_tls=False)
+            return SmtpServer("127.0.0.1", sink_port or settings.demo_smtp_port, False)
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
@@ -55,13 +58,13 @@ def smtp_server(settings: Settings) -> SmtpServer | None:
             "USAGE_SMTP_URL must look like smtp://user:pass@host:587 or smtps://…"
         )
     try:
-        port = parts.port
+        given = parts.port
     except ValueError:
         raise MailConfigError("USAGE_SMTP_URL has an invalid port") from None
     implicit = parts.scheme == "smtps"
     return SmtpServer(
         host=parts.hostname,
-        port=port or (465 if implicit else 587),
+        port=given or (465 if implicit else 587),
         implicit_tls=implicit,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
@@ -85,10 +88,10 @@ def build_message(row: Delivery, mail_from: str) -> EmailMessage:
     return message
 
 
-def send_email(row: Delivery, settings: Settings) -> Result:
+def send_email(row: Delivery, settings: Settings, sink_port: int | None = None) -> Result:
     """Send one email delivery through one SMTP conversation."""
     try:
-        server = smtp_server(settings)
+        server = smtp_server(settings, sink_port)
     except MailConfigError as exc:
         return Result.failed("not configured", str(exc))
     if server is None:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from core.extensions import db
 from jobs.queue import queue_for
 from jobs.webhooks import verify
-from models import JobSlot, Tenant
+from models import DemoMail, JobSlot, Tenant
 from services.webhook_secrets import current_secret
 
 from .servers import wait_for
@@ -138,3 +138,16 @@ def test_a_consumer_killed_mid_delivery_has_it_redone_exactly_once(queue_url, ma
 
         assert deliver(hook.id).detail == "already sent"
     assert receiver.count() == 2
+
+
+def test_in_demo_mode_the_consumer_runs_the_sink_its_mail_goes_to(make_env):
+    env = make_env(USAGE_SMTP_URL="", USAGE_DEMO_SMTP_PORT="0")  # the sink takes any free port
+    worker = env.worker()
+    mail = env.email(env.tenant("acme"), "ops@acme.example", subject="Seen at /demo/mail")
+
+    wait_for(_sent(env, mail.id), "the mail to reach the demo sink", log=worker.log)
+
+    with env.app.app_context():
+        stored = db.session.scalars(select(DemoMail)).all()
+    assert [(m.rcpt_to, m.subject) for m in stored] == [("ops@acme.example", "Seen at /demo/mail")]
+    assert f"X-Usage-Delivery: {mail.uid}" in stored[0].raw
