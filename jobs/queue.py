@@ -1,6 +1,7 @@
 """The Huey queue the settings describe, and queuing deliveries once their rows are committed.
 
-Empty USAGE_QUEUE_URL: SQLite storage in instance/queue.sqlite (consumers on this machine);
+Empty USAGE_QUEUE_URL: SQLite storage in instance/queue.sqlite (demo mode: demo-queue.sqlite;
+consumers on this machine);
 redis://host:port/db: Redis storage, for any number of consumers on any number of machines.
 Messages carry delivery ids only; a lost message is found again by the minute's sweep.
 """
@@ -58,7 +59,10 @@ def make_huey(settings: Settings, instance_path: str | Path) -> tuple[Huey, str]
     url = settings.queue_url.strip()
     # Results are never read: the database says how every delivery went.
     if not url:
-        path = Path(instance_path) / "queue.sqlite"
+        # Demo mode queues in a file of its own, as it keeps its own database: a consumer
+        # never takes delivery ids that belong to the other database.
+        name = "demo-queue.sqlite" if settings.demo_enabled else "queue.sqlite"
+        path = Path(instance_path) / name
         return SqliteHuey(QUEUE_NAME, filename=str(path), results=False), f"SQLite {path}"
     parts = urlsplit(url)
     if parts.scheme in ("redis", "rediss"):

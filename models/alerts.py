@@ -133,7 +133,8 @@ class Delivery(db.Model):
     uid: Mapped[str] = mapped_column(String(32), unique=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     firing_id: Mapped[int | None] = mapped_column(
-        ForeignKey("alert_firings.id", ondelete="CASCADE"), index=True
+        # A removed rule's firings go; what they sent stays in the delivery log.
+        ForeignKey("alert_firings.id", ondelete="SET NULL"), index=True
     )
     report_send_id: Mapped[int | None] = mapped_column(
         ForeignKey("report_sends.id", ondelete="CASCADE"), index=True

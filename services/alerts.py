@@ -204,8 +204,9 @@ def _record(
 
 
 def remove_rule(rule_id: int) -> bool:
-    """Remove a rule with its firings and their deliveries (the caller commits)."""
-    # The database cascades to firings and deliveries (SQLite: foreign_keys=ON).
+    """Remove a rule and its firings; their deliveries stay in the log (the caller commits)."""
+    # The database cascades to the firings and unlinks their deliveries (SQLite: foreign_keys=ON),
+    # as a removed report schedule keeps what it sent.
     result = db.session.execute(delete(AlertRule).where(AlertRule.id == rule_id))
     return bool(cast(CursorResult, result).rowcount)
 

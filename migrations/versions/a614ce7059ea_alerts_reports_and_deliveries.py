@@ -118,7 +118,7 @@ def upgrade():
     sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['firing_id'], ['alert_firings.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['firing_id'], ['alert_firings.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['report_send_id'], ['report_sends.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),

@@ -145,7 +145,7 @@ def test_send_refuses_when_the_upstream_fails_and_writes_nothing(app, tenants, s
     assert count(app, ReportSend) == 0 and count(app, Delivery) == 0
 
 
-# -- sending now, through the queue's delivery (helper A's jobs.delivery) over real SMTP --------
+# -- sending now, through the queue's delivery (jobs.delivery) over real SMTP --
 
 
 class Inbox:

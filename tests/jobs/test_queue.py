@@ -11,11 +11,12 @@ from jobs.mail import MailConfigError, smtp_server
 from jobs.queue import QueueConfigError, make_huey
 
 
-def test_by_default_the_queue_is_a_sqlite_file_in_the_instance_folder(tmp_path):
-    huey, where = make_huey(Settings(queue_url=""), tmp_path)
+@pytest.mark.parametrize(("demo", "name"), [("off", "queue.sqlite"), ("on", "demo-queue.sqlite")])
+def test_by_default_the_queue_is_a_sqlite_file_in_the_instance_folder(tmp_path, demo, name):
+    huey, where = make_huey(Settings(queue_url="", demo=demo), tmp_path)
     assert isinstance(huey, SqliteHuey)
-    assert huey.storage.filename == str(tmp_path / "queue.sqlite")
-    assert where == f"SQLite {tmp_path / 'queue.sqlite'}"
+    assert huey.storage.filename == str(tmp_path / name)
+    assert where == f"SQLite {tmp_path / name}"
 
 
 def test_a_redis_url_makes_a_redis_queue_and_its_password_is_never_shown(tmp_path):
