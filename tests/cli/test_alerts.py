@@ -176,7 +176,7 @@ def test_list_shows_each_rule_on_one_line_with_how_far_it_is(app, acme):
     assert_refused(run(app, "alerts", "list", "--tenant", "nobody"), "no tenant named")
 
 
-def test_remove_takes_the_rule_with_its_firings_and_deliveries(app, acme):
+def test_remove_takes_the_rule_and_its_firings_and_keeps_the_delivery_log(app, acme):
     assert_ok(add(app, "--above", "1", "--email", "ops@example.com"))
     [rule] = rules(app)
     with app.app_context():
