@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from demo.mail_sink import start_sink
 from jobs.delivery import parse_backoff
 from jobs.mail import MailConfigError, smtp_server
 from jobs.queue import QueueConfigError, queue_for
 from services.webhook_secrets import UnreadableSecret, current_secret, rotate
 
 from .admin import fail, find_tenant, tenants_cli
-
-log = logging.getLogger(__name__)
 
 MAX_WORKERS = 64
 
@@ -40,7 +38,8 @@ def worker_command(workers: str) -> None:
     except (ValueError, QueueConfigError, MailConfigError) as exc:
         raise fail(str(exc)) from None
     if settings.demo_enabled:
-        _start_demo_mail_sink(app)
+        # The demo's mail goes to this sink, and staff read it at /demo/mail.
+        start_sink(app)
     consumer = queue.huey.create_consumer(
         workers=threads,
         worker_type="thread",
@@ -51,18 +50,6 @@ def worker_command(workers: str) -> None:
     )
     click.echo(f"Worker: {threads} thread{'s' if threads > 1 else ''} on {queue.where}")
     consumer.run()
-
-
-def _start_demo_mail_sink(app) -> None:
-    # The demo's SMTP sink (demo/mail_sink.py) receives the demo's mail for /demo/mail.
-    try:
-        from demo.mail_sink import start_sink  # type: ignore[import-not-found, unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != "demo.mail_sink":
-            raise
-        log.warning("the demo mail sink is not available; demo mail is not received")
-        return
-    start_sink(app)
 
 
 @tenants_cli.command("webhook-secret")
