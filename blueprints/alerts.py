@@ -176,6 +176,7 @@ def _save(rule: AlertRule | None):
             emails=[values["emails"]],
             webhook_url=values["webhook_url"],
             demo=current_app.config["USAGE"].demo_enabled,
+            levels=current_app.extensions["upstreams"].isnotai.levels,
         )
     except RuleError as exc:
         return _form(rule, values, {FORM_FIELDS.get(exc.field, exc.field): exc.message}, 400)
@@ -193,7 +194,7 @@ def new():
     return _form(None, _values(None), {})
 
 
-@bp.route("/<int:rule_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:rule_id>/edit", methods=["GET", "POST"])
 def edit(rule_id: int):
     """Show a rule's form, or save what it sends (the tenant stays)."""
     rule = _rule(rule_id)
@@ -207,7 +208,7 @@ def _back():
     return redirect(url_for("alerts.page", tenant=request.form.get("back_tenant") or None), 303)
 
 
-@bp.post("/<int:rule_id>/enable")
+@bp.post("/<id:rule_id>/enable")
 def enable(rule_id: int):
     """Evaluate the rule again from the next run."""
     rule = _rule(rule_id)
@@ -217,7 +218,7 @@ def enable(rule_id: int):
     return _back()
 
 
-@bp.post("/<int:rule_id>/disable")
+@bp.post("/<id:rule_id>/disable")
 def disable(rule_id: int):
     """Stop evaluating the rule, keeping it and what it fired."""
     rule = _rule(rule_id)
@@ -227,7 +228,7 @@ def disable(rule_id: int):
     return _back()
 
 
-@bp.route("/<int:rule_id>/delete", methods=["GET", "POST"])
+@bp.route("/<id:rule_id>/delete", methods=["GET", "POST"])
 def delete(rule_id: int):
     """Ask to confirm; then remove the rule, with what it fired and sent (the database cascades)."""
     rule = _rule(rule_id)

@@ -82,7 +82,7 @@ def page():
     return render_template("demo_mail/page.html", mails=shown)
 
 
-@bp.get("/<int:mail_id>/html")
+@bp.get("/<id:mail_id>/html")
 @talisman(frame_options="SAMEORIGIN", content_security_policy=MESSAGE_POLICY)
 def html(mail_id: int):
     """Serve one message's HTML part, to be framed by /demo/mail under its own strict policy."""

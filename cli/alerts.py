@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from models import AlertRule, Tenant
-from presenters.alerts import describe, progress, source_label
+from presenters.alerts import describe, progress
 from services.alert_rules import (
     SOURCES,
     WINDOWS,
@@ -82,21 +82,14 @@ def add_rule(
             emails=emails,
             webhook_url=webhook,
             demo=settings.demo_enabled,
+            levels=current_app.extensions["upstreams"].isnotai.levels,
         )
     except RuleError as exc:
         raise fail(exc.message) from None
-    if condition == "projected-above" and checked.source in _levels():
-        raise fail(
-            f"{source_label(checked.source)} is a level (what is stored): "
-            "it has no month projection; use --above"
-        )
     rule = save_rule(owner.id, checked)
     db.session.commit()
     click.echo(rule.id)
 
-
-def _levels() -> frozenset[str]:
-    return current_app.extensions["upstreams"].isnotai.levels
 
 
 @alerts_cli.command("list")

@@ -25,7 +25,7 @@ from services.webhook_secrets import UnreadableSecret, current_secret
 from .mail import send_email
 from .queue import queue_for
 from .sending import Result
-from .webhooks import send_webhook
+from .webhooks import send_webhook, whole_send_seconds
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ def lease_for(channel: str, settings: Settings) -> timedelta:
     """Return how long a claim holds: longer than one send can take."""
     if channel == "email":
         return EMAIL_LEASE
-    # Connect and read each take at most the timeout; the rest is margin.
-    return timedelta(seconds=3 * settings.webhook_timeout + 2)
+    # A whole send is cut at whole_send_seconds; the rest is room to record how it went.
+    return timedelta(seconds=whole_send_seconds(settings) + settings.webhook_timeout + 2)
 
 
 def shown_target(delivery: Delivery) -> str:

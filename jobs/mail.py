@@ -8,6 +8,7 @@ password never appears in a log line, an error or an attempt row.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -102,6 +103,8 @@ def send_email(row: Delivery, settings: Settings, sink_port: int | None = None) 
         return Result.failed("unsendable", f"the message cannot be built: {one_line(str(exc))}")
     try:
         _converse(server, message)
+    except CleartextLogin as exc:
+        return Result.failed("refused: no TLS", str(exc))
     except smtplib.SMTPRecipientsRefused as exc:
         code, answer = next(iter(exc.recipients.values()), (550, b""))
         return _refused(server, code, answer)
@@ -130,12 +133,34 @@ def _converse(server: SmtpServer, message: EmailMessage) -> None:
         client = smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT)
     with client:
         client.ehlo()
-        if not server.implicit_tls and client.has_extn("starttls"):
+        secure = server.implicit_tls
+        if not secure and client.has_extn("starttls"):
             client.starttls(context=context)
             client.ehlo()
+            secure = True
         if server.username:
+            if not (secure or _loopback(server.host)):
+                raise CleartextLogin(server)
             client.login(server.username, server.password or "")
         client.send_message(message)
+
+
+class CleartextLogin(Exception):
+    """The server offers no TLS, and the password would cross the network in clear."""
+
+    def __init__(self, server: SmtpServer) -> None:
+        super().__init__(
+            f"{server} offers no STARTTLS: the password is not sent in clear; use a server "
+            "that offers STARTTLS, or smtps://"
+        )
+
+
+def _loopback(host: str) -> bool:
+    # A relay on this machine: the password never crosses a network.
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _refused(server: SmtpServer, code: int, answer: bytes | str) -> Result:

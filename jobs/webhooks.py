@@ -7,10 +7,12 @@ resolves to 127.0.0.1 (or 127.1, or a private network) is refused like the addre
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
 import socket
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,18 +70,68 @@ def verify(secret: str, body: bytes, header: str, *, tolerance: int = 300) -> bo
 class _CheckedPeer:
     """Check, once connected and before a byte is sent, where the socket really is."""
 
-    def __init__(self, *args: Any, allow_private: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, allow_private: bool = False, watch: _Watch | None = None, **kwargs: Any
+    ) -> None:
         self.allow_private = allow_private
+        self.watch = watch
         super().__init__(*args, **kwargs)
 
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()  # type: ignore[misc]
+        if self.watch is not None:
+            self.watch.add(sock)
         if not self.allow_private:
             peer = str(sock.getpeername()[0]).split("%", 1)[0]
             if is_private_address(ipaddress.ip_address(peer)):
                 sock.close()
                 raise PrivateAddress(self.host, peer)  # type: ignore[attr-defined]
         return sock
+
+
+class _Watch:
+    """Cut a send's sockets when its whole time is up.
+
+    Timeouts bound each read, so a receiver answering a byte at a time could hold a send for
+    ever, outlive its lease and get the delivery again from another consumer. The whole send
+    (connect, request, answer) ends within `seconds`, well inside the lease.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watch:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                self._cut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._cut(sock)
+
+    @staticmethod
+    def _cut(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def whole_send_seconds(settings: Settings) -> float:
+    """Return how long one webhook send may take in all: connect, request and answer."""
+    return 2 * settings.webhook_timeout
 
 
 class CheckedHTTPConnection(_CheckedPeer, HTTPConnection):
@@ -113,25 +165,21 @@ def send_webhook(row: Delivery, secret: str, settings: Settings) -> Result:
     }
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     timeout = Timeout(connect=settings.webhook_timeout, read=settings.webhook_timeout)
-    pool: HTTPConnectionPool
-    if parts.scheme == "https":
-        pool = _CheckedHTTPSPool(
-            parts.hostname, parts.port or 443, timeout=timeout, retries=False, maxsize=1,
-            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(), allow_private=demo,
-        )  # fmt: skip
-    else:
-        pool = _CheckedHTTPPool(
-            parts.hostname, parts.port or 80, timeout=timeout, retries=False, maxsize=1,
-            allow_private=demo,
-        )  # fmt: skip
+    whole = whole_send_seconds(settings)
     try:
-        response = pool.urlopen(
-            "POST", path, body=body, headers=headers, redirect=False, retries=False,
-            preload_content=False,
-        )  # fmt: skip
-        answer = response.read(_ANSWER_BYTES, decode_content=False)
-        status, location = response.status, response.headers.get("Location", "")
-        response.release_conn()
+        pool = _pool(parts.scheme, parts.hostname, parts.port, timeout, demo, _Watch(whole))
+    except (ValueError, HTTPError):
+        return Result.failed("refused: bad URL", "the webhook URL's host cannot be read")
+    watch = pool.conn_kw["watch"]
+    try:
+        with watch:
+            response = pool.urlopen(
+                "POST", path, body=body, headers=headers, redirect=False, retries=False,
+                preload_content=False,
+            )  # fmt: skip
+            answer = response.read(_ANSWER_BYTES, decode_content=False)
+            status, location = response.status, response.headers.get("Location", "")
+            response.release_conn()
     except PrivateAddress as exc:
         return Result.failed(
             "refused: private address",
@@ -147,10 +195,32 @@ def send_webhook(row: Delivery, secret: str, settings: Settings) -> Result:
     except SSLError as exc:
         return Result.retry("TLS error", one_line(str(exc)))
     except (HTTPError, OSError) as exc:
+        if watch.expired:  # the watch cut the socket: the receiver was too slow
+            return _too_slow(whole)
         return Result.retry("connection error", f"{type(exc).__name__}: {one_line(str(exc))}")
     finally:
         pool.close()
+    if watch.expired:
+        return _too_slow(whole)
     return _judge(status, answer, location)
+
+
+def _too_slow(whole: float) -> Result:
+    return Result.retry("timeout", f"no whole answer within {whole:g} s")
+
+
+def _pool(
+    scheme: str, host: str, port: int | None, timeout: Timeout, demo: bool, watch: _Watch
+) -> HTTPConnectionPool:
+    if scheme == "https":
+        return _CheckedHTTPSPool(
+            host, port or 443, timeout=timeout, retries=False, maxsize=1,
+            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(), allow_private=demo, watch=watch,
+        )  # fmt: skip
+    return _CheckedHTTPPool(
+        host, port or 80, timeout=timeout, retries=False, maxsize=1, allow_private=demo,
+        watch=watch,
+    )  # fmt: skip
 
 
 def _reason(exc: NewConnectionError) -> str:

@@ -94,7 +94,9 @@ def parse_threshold(condition: str, text: str | int) -> int:
     if condition == "spike" and not 1 <= value <= SPIKE_MAX:
         raise RuleError(field, f"A spike is a percentage from 1 to {SPIKE_MAX}; got {value}.")
     if not 1 <= value <= THRESHOLD_MAX:
-        raise RuleError(field, f"The threshold must be from 1 to {THRESHOLD_MAX}; got {value}.")
+        if value < 1:
+            raise RuleError(field, f"The threshold must be a whole number above 0; got {value}.")
+        raise RuleError(field, f"The threshold must be at most {THRESHOLD_MAX:,}; got {value:,}.")
     return value
 
 
@@ -176,8 +178,13 @@ def parse_rule(
     emails: Iterable[str],
     webhook_url: str | None,
     demo: bool,
+    levels: frozenset[str] = frozenset(),
 ) -> RuleInput:
-    """Check every part of a rule; a rule must tell someone (an email or a webhook)."""
+    """Check every part of a rule; a rule must tell someone (an email or a webhook).
+
+    `levels`: the sources read as levels (storage, unless isnotai reports it as a flow),
+    which have no month projection.
+    """
     checked_emails = parse_emails(emails)
     hook = parse_webhook_url(webhook_url, demo=demo)
     rule = RuleInput(
@@ -191,9 +198,17 @@ def parse_rule(
     if not checked_emails and not hook:
         raise RuleError("email", "Give an email address or a webhook URL to tell.")
     if rule.condition == "projected-above" and rule.window != "month":
-        raise RuleError("window", "A projection is of the calendar month: use --window month.")
+        raise RuleError(
+            "window", "A projection is of the calendar month: choose the window month."
+        )
     if rule.condition == "spike" and rule.window != "day":
-        raise RuleError("window", "A spike compares the last full day: use --window day.")
+        raise RuleError("window", "A spike compares the last full day: choose the window day.")
+    if rule.condition == "projected-above" and rule.source in levels:
+        raise RuleError(
+            "condition",
+            f"{rule.source} is a level (what is stored), with no month projection: "
+            "choose the condition above.",
+        )
     return RuleInput(
         rule.source,
         rule.window,

@@ -50,9 +50,16 @@ def add_webhook(
     firing_id: int | None = None,
     report_send_id: int | None = None,
 ) -> Delivery:
-    """Add a webhook POST to the caller's transaction; the body is fixed now, signed when sent."""
+    """Add a webhook POST to the caller's transaction; the body is fixed now, signed when sent.
+
+    The body carries the delivery's id (`delivery`, also sent as X-Usage-Delivery), so the id a
+    receiver drops repeats by is covered by the signature: a captured request replayed under
+    another X-Usage-Delivery still says which delivery it is.
+    """
+    uid = secrets.token_hex(16)
+    payload = {**payload, "delivery": uid}
     delivery = Delivery(
-        uid=secrets.token_hex(16),
+        uid=uid,
         tenant_id=tenant_id,
         firing_id=firing_id,
         report_send_id=report_send_id,

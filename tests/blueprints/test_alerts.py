@@ -162,11 +162,16 @@ def test_a_rule_that_could_not_be_evaluated_says_why(app, staff):
 # -- bad values: a 400, the form again, the message beside its field ----------------------
 
 BAD = [
-    ({"threshold": "0"}, "threshold", "from 1 to"),
+    ({"threshold": "0"}, "threshold", "whole number above 0; got 0"),
     ({"threshold": "-5"}, "threshold", "whole number above 0"),
     ({"threshold": "ten"}, "threshold", "whole number above 0"),
     ({"threshold": "1.5"}, "threshold", "whole number above 0"),
-    ({"threshold": str(2**63)}, "threshold", "from 1 to"),
+    ({"threshold": str(2**63)}, "threshold", "at most 9,223,372,036,854,775,807"),
+    (
+        {"source": "StorageBytes", "condition": "projected-above", "window": "month"},
+        "condition",
+        "no month projection",
+    ),
     ({"condition": "spike", "window": "day", "threshold": "0"}, "threshold", "1 to 1000"),
     ({"condition": "spike", "window": "day", "threshold": "1001"}, "threshold", "1 to 1000"),
     ({"condition": "spike", "window": "month", "threshold": "50"}, "window", "last full day"),
@@ -284,10 +289,13 @@ def test_signed_out_visitors_are_sent_to_sign_in(app, people, client, method, pa
     assert htmx.status_code == 401 and "HX-Redirect" in htmx.headers
 
 
-def test_a_missing_rule_is_a_404_for_staff(staff):
-    for path in ("/alerts/999/edit", "/alerts/999/delete"):
+@pytest.mark.parametrize("missing", ["999", "0", str(2**63), "9" * 40])
+def test_a_missing_rule_is_a_404_for_staff(staff, missing):
+    # Past the database's integers too: no row, never an overflow.
+    for path in (f"/alerts/{missing}/edit", f"/alerts/{missing}/delete"):
         assert staff.get(path).status_code == 404
-    assert staff.post("/alerts/999/disable").status_code == 404
+    for action in ("disable", "enable", "delete"):
+        assert staff.post(f"/alerts/{missing}/{action}").status_code == 404
 
 
 # -- CSRF --------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def test_staff_add_a_rule_through_the_form(open_page, login, shoot, browser_log,
     threshold = page.get_by_label("Threshold")
     assert threshold.get_attribute("aria-invalid") == "true"
     error = page.locator("#threshold-error")
-    assert "from 1 to" in error.inner_text()
+    assert "whole number above 0" in error.inner_text()
     # The message sits right under its field, on screen with it.
     field_box, error_box = threshold.bounding_box(), error.bounding_box()
     assert field_box and error_box and 0 <= error_box["y"] - field_box["y"] < 120

@@ -92,7 +92,7 @@ REFUSALS = [
     ((), "exactly one condition"),
     (("--above", "5", "--spike", "10"), "exactly one condition"),
     (("--above", "abc"), "whole number above 0"),
-    (("--above", "0"), "from 1"),
+    (("--above", "0"), "whole number above 0; got 0"),
     (("--above", "-5"), "whole number above 0"),
     (("--spike", "2000", "--window", "day"), "from 1 to 1000"),
     (("--above", "5", "--email", "not-an-address"), "is not an email address"),
@@ -102,8 +102,8 @@ REFUSALS = [
     (("--above", "5", "--source", "cpu"), "Unknown source"),
     (("--above", "5", "--window", "year"), "Unknown window"),
     (("--above", "5", "--source", ""), "give --source"),
-    (("--projected-above", "5", "--window", "day"), "use --window month"),
-    (("--spike", "50"), "use --window day"),
+    (("--projected-above", "5", "--window", "day"), "choose the window month"),
+    (("--spike", "50"), "choose the window day"),
     (("--projected-above", "5", "--source", "StorageBytes"), "no month projection"),
 ]
 

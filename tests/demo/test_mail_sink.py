@@ -134,6 +134,9 @@ def test_mail_sent_over_smtp_is_stored_and_shown_to_staff(demo_app):
     assert part.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert "AI minutes above 10,000" in part.get_data(as_text=True)
 
+    # An id past the database's integers is no message, not an overflow.
+    assert sign_in(demo_app, STAFF).get(f"/demo/mail/{2**63}/html").status_code == 404
+
     # Every other page still refuses to be framed.
     assert sign_in(demo_app, STAFF).get("/demo/mail").headers["X-Frame-Options"] == "DENY"
 

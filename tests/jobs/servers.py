@@ -59,6 +59,8 @@ class Receiver:
     # When set, requests are held (read, recorded, not answered) until `release` is set.
     hold: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    # When above 0, answers go out a byte at a time with this many seconds between bytes.
+    drip: float = 0.0
     connections: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -86,6 +88,9 @@ class Receiver:
                     status, headers = receiver.answers.pop(0) if receiver.answers else (200, {})
                 if receiver.hold.is_set():
                     receiver.release.wait(60)
+                if receiver.drip:
+                    self._drip(status)
+                    return
                 try:
                     self.send_response(status)
                     for name, value in headers.items():
@@ -95,6 +100,17 @@ class Receiver:
                     self.wfile.write(b"ok")
                 except OSError:
                     pass  # the sender is gone (killed)
+
+            def _drip(self, status: int) -> None:
+                answer = f"HTTP/1.1 {status} OK\r\nContent-Length: 2\r\n\r\nok".encode()
+                for byte in answer:
+                    if receiver.release.wait(receiver.drip):
+                        return
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:
+                        return  # the sender cut the connection
 
             def log_message(self, *args) -> None:
                 pass
@@ -129,8 +145,10 @@ class SmtpServer:
         *,
         starttls: ssl.SSLContext | None = None,
         implicit_tls: ssl.SSLContext | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self.handler = _Collect()
+        self.host = host
         self.login = login
         self.logins: list[tuple[bytes, bytes]] = []
         kwargs: dict = {}
@@ -144,7 +162,7 @@ class SmtpServer:
         if implicit_tls:
             kwargs |= {"ssl_context": implicit_tls}
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
+        self.controller = Controller(self.handler, hostname=host, port=self.port, **kwargs)
 
     def _authenticate(self, server, session, envelope, mechanism, data) -> AuthResult:
         assert isinstance(data, LoginPassword)

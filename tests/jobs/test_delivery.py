@@ -6,10 +6,11 @@ import socket
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
+import pytest
 from sqlalchemy import select
 
 from core.extensions import db
-from jobs.delivery import deliver, deliver_due, due_ids
+from jobs.delivery import deliver, deliver_due, due_ids, lease_for
 from jobs.mail import NOT_CONFIGURED
 from jobs.queue import queue_for
 from jobs.webhooks import verify
@@ -80,6 +81,41 @@ def test_a_wrong_smtp_password_fails_and_never_shows_the_password(make_env, smtp
     for text in (attempt.error, outcome.detail, env.row(row.id).last_error, logs.text):
         assert "s3cret-wrong" not in text
     assert smtp.messages == []
+
+
+def _outward_address() -> str | None:
+    # The address this machine would reach the network from (a UDP connect sends nothing).
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_a_password_is_never_sent_in_clear_to_a_server_across_the_network(make_env):
+    address = _outward_address()
+    if address is None:
+        pytest.skip("this machine has no address besides loopback")
+    server = SmtpServer(login=("alerts@usage.example", "s3cret-pass"), host=address)
+    server.controller.start()
+    try:
+        env = make_env(
+            USAGE_SMTP_URL=f"smtp://alerts%40usage.example:s3cret-pass@{address}:{server.port}"
+        )
+        row = env.email(env.tenant("acme"), "ops@acme.example")
+
+        outcome = run(env, row.id)
+
+        assert outcome.status == "failed"
+        [attempt] = env.attempts(row.id)
+        assert attempt.status == "refused: no TLS"
+        assert "offers no STARTTLS: the password is not sent in clear" in attempt.error
+        assert "s3cret-pass" not in attempt.error
+        assert (server.logins, server.messages) == ([], [])
+    finally:
+        server.controller.stop()
 
 
 def test_outside_demo_mode_mail_without_a_server_fails_and_says_so(make_env):
@@ -170,7 +206,8 @@ def test_a_webhook_is_signed_with_its_tenants_secret_and_not_anothers(make_env, 
 
     [got] = receiver.requests
     assert got.body == row.payload.encode()  # the stored bytes, exactly
-    assert payload_of(got) == {"rule": 7, "value": 12345, "name": "é"}
+    # The delivery's id is in the signed body too, so a replay cannot pass as another delivery.
+    assert payload_of(got) == {"rule": 7, "value": 12345, "name": "é", "delivery": row.uid}
     assert got.headers["Content-Type"] == "application/json"
     assert got.headers["X-Usage-Delivery"] == row.uid
     signature = got.headers["X-Usage-Signature"]
@@ -253,6 +290,24 @@ def test_a_receiver_slower_than_the_timeout_is_retried(make_env, receiver):
 
     assert outcome.status == "retry"
     assert [a.status for a in env.attempts(row.id)] == ["timeout"]
+
+
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_before_the_lease_runs_out(make_env, receiver):
+    # Each byte comes within the read timeout, so only a limit on the whole send ends it;
+    # without one the send outlives its lease and another consumer sends the delivery again.
+    env = make_env(USAGE_WEBHOOK_TIMEOUT="0.5")
+    row = env.webhook(env.tenant("acme"), receiver.url)
+    receiver.drip = 0.2  # the answer's 40 bytes would take 8 s
+
+    outcome = run(env, row.id)
+
+    assert outcome.status == "retry"
+    attempts = env.attempts(row.id)
+    assert [(a.status, a.error) for a in attempts] == [("timeout", "no whole answer within 1 s")]
+    lease = lease_for("webhook", env.app.config["USAGE"])
+    assert attempts[0].duration_ms < lease.total_seconds() * 1000
+    after = env.row(row.id)
+    assert (after.state, after.lease_until) == ("pending", None)
 
 
 def _private_urls(port: int) -> list[str]:

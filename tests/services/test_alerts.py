@@ -546,6 +546,7 @@ def test_the_message_gives_the_number_threshold_window_and_a_link_that_shows_it(
         "threshold": total - 1,
         "url": link,
         "fired_at": f"{NOW:%Y-%m-%dT%H:%M:%SZ}",
+        "delivery": hook.uid,
     }
 
 
