@@ -13,6 +13,7 @@ class RowId(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to the app."""
+    from presenters.alerts import shown_url
     from presenters.formatting import register_filters
     from presenters.usage import METRIC_LABELS
 
@@ -35,4 +36,5 @@ def register_blueprints(app: Flask) -> None:
     for module in modules:
         app.register_blueprint(module.bp)
     register_filters(app)
+    app.add_template_filter(shown_url)
     app.jinja_env.globals["metric_labels"] = METRIC_LABELS

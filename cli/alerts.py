@@ -7,7 +7,6 @@ is shown without its query, where receivers often put a token.
 from __future__ import annotations
 
 import importlib
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 from flask import current_app
@@ -16,7 +15,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from models import AlertRule, Tenant
-from presenters.alerts import describe, progress
+from presenters.alerts import describe, progress, shown_url
 from services.alert_rules import (
     SOURCES,
     WINDOWS,
@@ -124,15 +123,6 @@ def targets(rule: AlertRule) -> list[str]:
     if rule.webhook_url:
         shown.append(shown_url(rule.webhook_url))
     return [printable(target) for target in shown]
-
-
-def shown_url(url: str) -> str:
-    """Return a URL without its query and fragment (often a receiver's token)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return url
-    hidden = "?…" if parts.query or parts.fragment else ""
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + hidden
 
 
 @alerts_cli.command("remove")

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import or_, select, update
@@ -20,6 +19,7 @@ from sqlalchemy import or_, select, update
 from core.config import Settings
 from core.extensions import db
 from models import Delivery, DeliveryAttempt
+from presenters.alerts import shown_url
 from services.webhook_secrets import UnreadableSecret, current_secret
 
 from .mail import send_email
@@ -72,10 +72,7 @@ def lease_for(channel: str, settings: Settings) -> timedelta:
 
 def shown_target(delivery: Delivery) -> str:
     """Return the address, or the URL without its query (webhook URLs may carry tokens)."""
-    if delivery.channel != "webhook":
-        return delivery.target
-    parts = urlsplit(delivery.target)
-    return parts._replace(query="…" if parts.query else "", fragment="").geturl()
+    return shown_url(delivery.target) if delivery.channel == "webhook" else delivery.target
 
 
 def due_ids(now: datetime | None = None) -> list[int]:

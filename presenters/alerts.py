@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from .formatting import human_bytes, thousands
 from .usage import METRIC_LABELS, METRIC_NOUNS
@@ -30,6 +31,15 @@ def amount(source: str, value: float | int) -> str:
     return thousands(round(value) if isinstance(value, float) else value)
 
 
+def shown_url(url: str) -> str:
+    """Return a URL without its query and fragment, which often hold a receiver's token."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return url
+    hidden = "?…" if parts.query or parts.fragment else ""
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + hidden
+
+
 def describe(rule: AlertRule) -> str:
     """Say what a rule watches: "AI minutes above 10,000 this month"."""
     label = source_label(rule.source)
@@ -49,4 +59,4 @@ def progress(rule: AlertRule) -> str:
     if rule.condition == "spike":
         return f"last full day {rule.last_value:+.0f} % against its 28-day average"
     share = 100 * rule.last_value / rule.threshold
-    return f"{share:.0f} % reached"
+    return f"{share:,.0f} % reached"

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from sqlalchemy import delete
+
 from clients.isnotai import METRICS
 from core.extensions import db
-from models import AlertRule
+from models import AlertFiring, AlertRule
 
 AI_MINUTES = "ai-minutes"
 SOURCES = (AI_MINUTES, *METRICS)
@@ -150,22 +153,51 @@ def parse_webhook_url(text: str | None, *, demo: bool) -> str | None:
     return url
 
 
+def canonical_host(host: str) -> str:
+    """Return the host as DNS and sockets read it: IDNA-mapped ("①②⑦。0。0。1" → "127.0.0.1")."""
+    name = host.strip("[]").rstrip(".")
+    if ":" in name:  # an IPv6 literal
+        return name.lower()
+    try:
+        return name.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise RuleError("webhook", "The webhook URL's host name cannot be read.") from None
+
+
 def is_private_host(host: str) -> bool:
-    """Tell whether `host` is an address (or `localhost`) webhooks must not reach."""
-    name = host.strip("[]").lower().rstrip(".")
+    """Tell whether `host` is an address (or `localhost`) webhooks must not reach.
+
+    Addresses in every form a resolver takes are read: `127.1`, `2130706433`, `0x7f.1`.
+    """
+    name = canonical_host(host)
     if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
-        address = ipaddress.ip_address(name)
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(name)
     except ValueError:
-        return False
+        try:  # the legacy numeric forms inet_aton reads, as getaddrinfo would
+            address = ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
+            return False
     return is_private_address(address)
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64 and IPv4-compatible.
+_EMBEDS_IPV4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+
+
 def is_private_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Tell whether an address is loopback, link-local, private or otherwise not public."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    """Tell whether an address is loopback, link-local, private or otherwise not public.
+
+    An IPv6 address that carries an IPv4 one (mapped, 6to4, NAT64, IPv4-compatible) is judged
+    by the IPv4 address too.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and any(address in net for net in _EMBEDS_IPV4):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None and is_private_address(embedded):
+            return True
     return not address.is_global or address.is_multicast
 
 
@@ -222,18 +254,26 @@ def parse_rule(
 def save_rule(tenant_id: int, checked: RuleInput, rule: AlertRule | None = None) -> AlertRule:
     """Add a rule to a tenant, or change one, in the caller's transaction (the caller commits).
 
-    A changed rule starts afresh: what the last evaluation found was about the old rule.
+    A rule that now watches something else starts afresh: what its last evaluation found and
+    the windows it fired in were about the old rule, so it may fire again in this window (what
+    it sent stays in the delivery log). Changing only whom it tells keeps both.
     """
+    watches = (checked.source, checked.window, checked.condition, checked.threshold)
     if rule is None:
         rule = AlertRule(tenant_id=tenant_id)
         db.session.add(rule)
+    elif watches != (rule.source, rule.window, rule.condition, rule.threshold):
+        db.session.execute(delete(AlertFiring).where(AlertFiring.rule_id == rule.id))
+    else:
+        watches = ()  # the same watch: keep the last evaluation
     rule.source = checked.source
     rule.window = checked.window
     rule.condition = checked.condition
     rule.threshold = checked.threshold
     rule.emails = "\n".join(checked.emails)
     rule.webhook_url = checked.webhook_url
-    rule.evaluated_at = rule.last_value = rule.last_error = None
+    if watches:
+        rule.evaluated_at = rule.last_value = rule.last_error = None
     return rule
 
 

@@ -183,6 +183,26 @@ BAD = [
     ({"webhook_url": "https://10.1.2.3/hook"}, "webhook_url", "private addresses"),
     ({"webhook_url": "https://127.0.0.1:8443/hook"}, "webhook_url", "private addresses"),
     ({"webhook_url": "https://[::1]/hook"}, "webhook_url", "private addresses"),
+    # Every form a resolver reads as loopback, and IPv6 addresses that carry one.
+    *(
+        ({"webhook_url": f"https://{host}/hook"}, "webhook_url", "private addresses")
+        for host in (
+            "127.1",
+            "2130706433",
+            "0x7f000001",
+            "0177.0.0.1",
+            "0",
+            "0x7f.1",
+            "①②⑦.0.0.1",
+            "127。0。0。1",
+            "[64:ff9b::7f00:1]",
+            "[2002:7f00:1::]",
+            "[::127.0.0.1]",
+            "[::ffff:10.0.0.1]",
+            "localhost.",
+        )
+    ),
+    ({"webhook_url": "https://bad\u00ad..host/hook"}, "webhook_url", "cannot be read"),
     ({"webhook_url": "https://localhost/hook"}, "webhook_url", "private addresses"),
     ({"webhook_url": "https://169.254.169.254/latest"}, "webhook_url", "private addresses"),
     ({"webhook_url": "https://u:p@hooks.example.com/"}, "webhook_url", "user name or password"),
@@ -364,6 +384,41 @@ def test_every_change_needs_the_csrf_token(csrf_app):
 # -- the delivery log -------------------------------------------------------------------
 
 
+def test_a_rule_changed_to_watch_something_else_may_fire_again_in_its_window(app, staff):
+    from core.extensions import db
+    from models import AlertFiring, Delivery
+    from services.deliveries import add_email
+
+    rule_id = add_rule(app, last_value=12_000.0)
+    with app.app_context():
+        firing = AlertFiring(rule_id=rule_id, window_key="2026-12", condition="above", value=12e3)
+        db.session.add(firing)
+        db.session.flush()
+        add_email(rules(app)[0].tenant_id, "ops@example.com", "s", "t", "", firing_id=firing.id)
+        db.session.commit()
+
+    def firings() -> int:
+        with app.app_context():
+            return len(db.session.scalars(select(AlertFiring)).all())
+
+    whom = {**GOOD, "emails": "cfo@example.com"}  # tells someone else: the same watch
+    assert staff.post(f"/alerts/{rule_id}/edit", data=whom).status_code == 303
+    assert (firings(), rules(app)[0].last_value) == (1, 12_000.0)
+
+    higher = {**whom, "threshold": "15000"}  # watches something else: starts afresh
+    assert staff.post(f"/alerts/{rule_id}/edit", data=higher).status_code == 303
+    assert (firings(), rules(app)[0].last_value) == (0, None)
+    with app.app_context():  # what it sent stays in the log
+        assert db.session.scalars(select(Delivery.firing_id)).all() == [None]
+
+
+def test_a_rules_webhook_is_shown_without_its_query(app, staff):
+    add_rule(app, webhook_url="https://hooks.example.com/usage?token=R3CEIVER#x")
+    page = staff.get("/alerts").get_data(as_text=True)
+    assert "webhook https://hooks.example.com/usage?…" in " ".join(text(page).split())
+    assert "R3CEIVER" not in page
+
+
 def test_the_delivery_log_shows_each_delivery_and_its_attempts(app, staff):
     from core.extensions import db
     from models import DeliveryAttempt, Tenant
@@ -377,7 +432,9 @@ def test_the_delivery_log_shows_each_delivery_and_its_attempts(app, staff):
         mail = add_email(
             acme.id, "ops@example.com", "acme: AI minutes above 10,000", "t", "<p>h</p>"
         )
-        hook = add_webhook(acme.id, "https://hooks.example.com/usage", {"secret": "payload-only"})
+        hook = add_webhook(
+            acme.id, "https://hooks.example.com/usage?token=R3CEIVER", {"secret": "payload-only"}
+        )
         other = add_email(initech.id, "it@initech.example", "initech: report", "t", "")
         db.session.flush()
         mail.state, mail.attempts, mail.sent_at = "sent", 1, now
@@ -401,7 +458,9 @@ def test_the_delivery_log_shows_each_delivery_and_its_attempts(app, staff):
     assert text(sent[4]).startswith("sent")
     assert "sent" in text(sent[5]) and "42 ms" in text(sent[5])
     (webhook,) = [r for key, r in rows.items() if key.startswith("Webhook post ")]
-    assert text(webhook[3]).strip() == "https://hooks.example.com/usage"
+    # A webhook URL's query often holds the receiver's token: never shown, as in the CLI.
+    assert text(webhook[3]).strip() == "https://hooks.example.com/usage?…"
+    assert "R3CEIVER" not in page
     assert "pending, next try" in text(webhook[4])
     attempts = " ".join(text(webhook[5]).split())
     assert (
