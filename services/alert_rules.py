@@ -259,20 +259,21 @@ def save_rule(tenant_id: int, checked: RuleInput, rule: AlertRule | None = None)
     it sent stays in the delivery log). Changing only whom it tells keeps both.
     """
     watches = (checked.source, checked.window, checked.condition, checked.threshold)
+    afresh = True
     if rule is None:
         rule = AlertRule(tenant_id=tenant_id)
         db.session.add(rule)
     elif watches != (rule.source, rule.window, rule.condition, rule.threshold):
         db.session.execute(delete(AlertFiring).where(AlertFiring.rule_id == rule.id))
     else:
-        watches = ()  # the same watch: keep the last evaluation
+        afresh = False  # the same watch: keep the last evaluation
     rule.source = checked.source
     rule.window = checked.window
     rule.condition = checked.condition
     rule.threshold = checked.threshold
     rule.emails = "\n".join(checked.emails)
     rule.webhook_url = checked.webhook_url
-    if watches:
+    if afresh:
         rule.evaluated_at = rule.last_value = rule.last_error = None
     return rule
 
