@@ -16,7 +16,7 @@ from models import AlertRule, Delivery, Tenant
 from presenters.alerts import describe, progress, source_label
 from presenters.formatting import ago
 from services import tenancy
-from services.alert_rules import CONDITIONS, SOURCES, WINDOWS, RuleError, parse_rule, save_rule
+from services.alert_rules import CONDITIONS, SOURCES, WINDOWS, RuleErrors, parse_rule, save_rule
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 
@@ -178,8 +178,11 @@ def _save(rule: AlertRule | None):
             demo=current_app.config["USAGE"].demo_enabled,
             levels=current_app.extensions["upstreams"].isnotai.levels,
         )
-    except RuleError as exc:
-        return _form(rule, values, {FORM_FIELDS.get(exc.field, exc.field): exc.message}, 400)
+    except RuleErrors as exc:
+        problems: dict[str, str] = {}
+        for error in exc.errors:  # one message a field, the first found
+            problems.setdefault(FORM_FIELDS.get(error.field, error.field), error.message)
+        return _form(rule, values, problems, 400)
     saved = save_rule(tenant.id, checked, rule)
     db.session.commit()
     flash(f"{'Saved' if rule else 'Added'} rule {saved.id} for {tenant.name}: {describe(saved)}.")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete
@@ -36,6 +37,9 @@ _EMAIL = re.compile(
 )
 
 
+T = TypeVar("T")
+
+
 class RuleError(ValueError):
     """A value a rule or schedule cannot take; `field` names the form field or CLI option."""
 
@@ -43,6 +47,14 @@ class RuleError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+class RuleErrors(RuleError):
+    """Every refusal of one rule, in the form's order; it reads as the first of them."""
+
+    def __init__(self, errors: list[RuleError]) -> None:
+        super().__init__(errors[0].field, errors[0].message)
+        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -214,39 +226,54 @@ def parse_rule(
 ) -> RuleInput:
     """Check every part of a rule; a rule must tell someone (an email or a webhook).
 
+    Every refusal is gathered (`RuleErrors`), so a form says what is wrong with each field
+    at once; the CLI says the first.
+
     `levels`: the sources read as levels (storage, unless isnotai reports it as a flow),
     which have no month projection.
     """
-    checked_emails = parse_emails(emails)
-    hook = parse_webhook_url(webhook_url, demo=demo)
-    rule = RuleInput(
-        source=parse_source(source),
-        window=parse_choice("window", window, WINDOWS),
-        condition=parse_choice("condition", condition, CONDITIONS),
-        threshold=0,
-        emails=checked_emails,
-        webhook_url=hook,
-    )
-    if not checked_emails and not hook:
-        raise RuleError("email", "Give an email address or a webhook URL to tell.")
-    if rule.condition == "projected-above" and rule.window != "month":
-        raise RuleError(
-            "window", "A projection is of the calendar month: choose the window month."
+    errors: list[RuleError] = []
+
+    def check(parse: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return parse(*args, **kwargs)
+        except RuleError as exc:
+            errors.append(exc)
+            return None
+
+    checked_source = check(parse_source, source)
+    checked_window = check(parse_choice, "window", window, WINDOWS)
+    checked_condition = check(parse_choice, "condition", condition, CONDITIONS)
+    checked_threshold = check(parse_threshold, checked_condition or "above", threshold)
+    checked_emails = check(parse_emails, emails)
+    hook = check(parse_webhook_url, webhook_url, demo=demo)
+    if checked_emails == () and hook is None and not errors:
+        errors.append(RuleError("email", "Give an email address or a webhook URL to tell."))
+    if checked_condition == "projected-above" and checked_window not in (None, "month"):
+        errors.append(
+            RuleError("window", "A projection is of the calendar month: choose the window month.")
         )
-    if rule.condition == "spike" and rule.window != "day":
-        raise RuleError("window", "A spike compares the last full day: choose the window day.")
-    if rule.condition == "projected-above" and rule.source in levels:
-        raise RuleError(
-            "condition",
-            f"{rule.source} is a level (what is stored), with no month projection: "
-            "choose the condition above.",
+    if checked_condition == "spike" and checked_window not in (None, "day"):
+        errors.append(
+            RuleError("window", "A spike compares the last full day: choose the window day.")
         )
+    if checked_condition == "projected-above" and checked_source in levels:
+        errors.append(
+            RuleError(
+                "condition",
+                f"{checked_source} is a level (what is stored), with no month projection: "
+                "choose the condition above.",
+            )
+        )
+    if errors:
+        raise RuleErrors(errors)
+    assert checked_source and checked_window and checked_condition and checked_threshold
     return RuleInput(
-        rule.source,
-        rule.window,
-        rule.condition,
-        parse_threshold(rule.condition, threshold),
-        checked_emails,
+        checked_source,
+        checked_window,
+        checked_condition,
+        checked_threshold,
+        checked_emails or (),
         hook,
     )
 

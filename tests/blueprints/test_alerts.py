@@ -384,6 +384,17 @@ def test_every_change_needs_the_csrf_token(csrf_app):
 # -- the delivery log -------------------------------------------------------------------
 
 
+def test_every_bad_field_is_said_at_once_beside_its_field(app, staff):
+    bad = {**GOOD, "threshold": "abc", "emails": "bad-address", "webhook_url": "ftp://x"}
+    answer = staff.post("/alerts/new", data=bad)
+    assert answer.status_code == 400
+    html = answer.get_data(as_text=True)
+    assert "whole number above 0" in field_error(html, "threshold")
+    assert "is not an email address" in field_error(html, "emails")
+    assert "must start with https://" in field_error(html, "webhook_url")
+    assert rules(app) == []
+
+
 def test_a_rule_changed_to_watch_something_else_may_fire_again_in_its_window(app, staff):
     from core.extensions import db
     from models import AlertFiring, Delivery
