@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from core.extensions import db, login_manager
 from models import AlertRule, Delivery, Tenant
-from presenters.alerts import describe, progress, source_label
+from presenters.alerts import describe, progress, shown_url, source_label
 from presenters.formatting import ago
 from services import tenancy
 from services.alert_rules import CONDITIONS, SOURCES, WINDOWS, RuleErrors, parse_rule, save_rule
@@ -138,8 +138,16 @@ def _values(rule: AlertRule | None) -> dict[str, str]:
         "condition": rule.condition,
         "threshold": str(rule.threshold),
         "emails": "\n".join(rule.email_list),
-        "webhook_url": rule.webhook_url or "",
+        # Its query often holds the receiver's token: shown hidden, kept unless replaced.
+        "webhook_url": shown_url(rule.webhook_url) if rule.webhook_url else "",
     }
+
+
+def _kept_webhook(rule: AlertRule | None, sent: str) -> str:
+    """Return the stored URL when the form sends it back as shown (its query hidden)."""
+    if rule is not None and rule.webhook_url and sent.strip() == shown_url(rule.webhook_url):
+        return rule.webhook_url
+    return sent
 
 
 def _form(
@@ -165,8 +173,9 @@ def _save(rule: AlertRule | None):
     """Check the sent form and save the rule, or show the form again with the refusal."""
     values = {name: request.form.get(name, "")[:4000] for name in FIELDS}
     tenant = rule.tenant if rule is not None else _named(values["tenant"])
+    problems: dict[str, str] = {}
     if tenant is None:
-        return _form(rule, values, {"tenant": "Choose the tenant this rule watches."}, 400)
+        problems["tenant"] = "Choose the tenant this rule watches."
     try:
         checked = parse_rule(
             source=values["source"],
@@ -174,14 +183,14 @@ def _save(rule: AlertRule | None):
             condition=values["condition"],
             threshold=values["threshold"],
             emails=[values["emails"]],
-            webhook_url=values["webhook_url"],
+            webhook_url=_kept_webhook(rule, values["webhook_url"]),
             demo=current_app.config["USAGE"].demo_enabled,
             levels=current_app.extensions["upstreams"].isnotai.levels,
         )
     except RuleErrors as exc:
-        problems: dict[str, str] = {}
         for error in exc.errors:  # one message a field, the first found
             problems.setdefault(FORM_FIELDS.get(error.field, error.field), error.message)
+    if problems or tenant is None:
         return _form(rule, values, problems, 400)
     saved = save_rule(tenant.id, checked, rule)
     db.session.commit()

@@ -194,8 +194,13 @@ def is_private_host(host: str) -> bool:
     return is_private_address(address)
 
 
-# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64 and IPv4-compatible.
-_EMBEDS_IPV4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64, IPv4-compatible and
+# IPv4-translated (SIIT).
+_EMBEDS_IPV4 = tuple(
+    ipaddress.ip_network(net) for net in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")
+)
+# Local-use NAT64 (RFC 8215): a network's own translator, never a public address.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 def is_private_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -209,6 +214,8 @@ def is_private_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -
         if embedded is None and any(address in net for net in _EMBEDS_IPV4):
             embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if embedded is not None and is_private_address(embedded):
+            return True
+        if address in _LOCAL_NAT64:
             return True
     return not address.is_global or address.is_multicast
 
