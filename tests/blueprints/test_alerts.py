@@ -400,6 +400,13 @@ def test_every_bad_field_is_said_at_once_beside_its_field(app, staff):
     assert "Choose the tenant" in field_error(html, "tenant")
     assert "whole number above 0" in field_error(html, "threshold")
     assert "is not an email address" in field_error(html, "emails")
+    # The summary names each, in the form's order, and the first bad field takes focus.
+    summary = re.search(r'role="alert">(.*?)</div>', html, re.S)[1]
+    links = re.findall(r'<a href="#(\w+)">', summary)
+    assert links == ["tenant", "threshold", "emails", "webhook_url"]
+    assert re.findall(r'<(?:input|select|textarea)[^>]*\bautofocus\b[^>]*>', html) == [
+        re.search(r'<select id="tenant"[^>]*>', html)[0]
+    ]
     assert "must start with https://" in field_error(html, "webhook_url")
     assert rules(app) == []
 
