@@ -6,17 +6,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from core.extensions import db, login_manager
+from core.extensions import db
 from models import AlertRule, Delivery, Tenant
 from presenters.alerts import describe, progress, shown_url, source_label
 from presenters.formatting import ago
-from services import tenancy
 from services.alert_rules import CONDITIONS, SOURCES, WINDOWS, RuleErrors, parse_rule, save_rule
+
+from .staff import staff_only
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 
@@ -58,16 +58,8 @@ def utc_ago(moment: datetime | None) -> str:
     return ago(None if moment is None else _utc(moment))
 
 
-@bp.before_request
-def staff_only():
-    """Let only staff in: others get 403 (signed out: the sign-in page, or HX-Redirect)."""
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    try:
-        tenancy.require_staff(current_user)
-    except tenancy.ScopeRefused as exc:
-        abort(exc.status, exc.message)
-    return None
+# The same gate as /staff: one rule for who is staff.
+bp.before_request(staff_only)
 
 
 def _tenants() -> list[Tenant]:

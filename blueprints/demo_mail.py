@@ -7,13 +7,13 @@ import email.policy
 from email.message import EmailMessage
 
 from flask import Blueprint, abort, current_app, g, make_response, render_template
-from flask_login import current_user
 from sqlalchemy import select
 
-from core.extensions import db, login_manager
+from core.extensions import db
 from core.web_security import talisman
 from models import DemoMail
-from services import tenancy
+
+from .staff import staff_only
 
 bp = Blueprint("demo_mail", __name__, url_prefix="/demo/mail")
 
@@ -37,13 +37,7 @@ def demo_staff_only():
     """Outside demo mode there is no such page (404); in it, only staff may read it."""
     if not current_app.config["USAGE"].demo_enabled:
         abort(404)
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    try:
-        tenancy.require_staff(current_user)
-    except tenancy.ScopeRefused as exc:
-        abort(exc.status, exc.message)
-    return None
+    return staff_only()
 
 
 def _parsed(mail: DemoMail) -> EmailMessage:
